@@ -1,0 +1,352 @@
+"""The crawl's archive: storage checked at start, spool recovery, WARC writer, uploads, manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import secrets
+import socket
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import task, threads
+
+from pipelines import __version__
+from pipelines.spool import ClosedFile, recover
+from pipelines.storage import FileStorage, S3Options, Storage, StorageError, storage_from_uri
+from pipelines.uploader import Uploader
+from pipelines.warcfile import Exchange, RecordPointer, WarcRoller
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from scrapy.spiders import Spider
+
+logger = logging.getLogger(__name__)
+
+#: Settings recorded in every manifest: what decides what a crawl fetched and kept.
+MANIFEST_SETTINGS = (
+    "BOT_NAME",
+    "USER_AGENT",
+    "ROBOTSTXT_OBEY",
+    "DEPTH_LIMIT",
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "DOWNLOAD_DELAY",
+    "AUTOTHROTTLE_ENABLED",
+    "DOWNLOAD_TIMEOUT",
+    "DOWNLOAD_MAXSIZE",
+    "RETRY_TIMES",
+    "NEWSWARC_WARC_VERSION",
+    "NEWSWARC_WARC_MAX_SIZE",
+    "NEWSWARC_WARC_MAX_AGE",
+    "NEWSWARC_MIN_TEXT_CHARS",
+    "NEWSWARC_ARTICLES_BATCH_ITEMS",
+)
+
+
+class ArchiveConfigError(Exception):
+    """The archive cannot be used; raised at start so the crawl stops before fetching anything."""
+
+
+def new_crawl_id(now: datetime | None = None) -> str:
+    """Return a sortable, unique crawl id such as ``20261129T154000Z-3f9a1c``."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def storage_from_settings(settings: BaseSettings) -> Storage:
+    """Build the storage named by ``NEWSWARC_ARCHIVE_URI`` with Scrapy's ``AWS_*`` settings."""
+    options = S3Options(
+        endpoint_url=settings.get("AWS_ENDPOINT_URL") or None,
+        region=settings.get("AWS_REGION_NAME") or None,
+        access_key_id=settings.get("AWS_ACCESS_KEY_ID") or None,
+        secret_access_key=settings.get("AWS_SECRET_ACCESS_KEY") or None,
+        session_token=settings.get("AWS_SESSION_TOKEN") or None,
+        verify_etag=settings.getbool("NEWSWARC_S3_VERIFY_ETAG", True),
+    )
+    return storage_from_uri(settings.get("NEWSWARC_ARCHIVE_URI") or "./archive", s3=options)
+
+
+def default_spool(storage: Storage, configured: str | None) -> Path:
+    """Return the spool folder: the setting, else ``.spool`` in a local archive, else a cache."""
+    if configured:
+        return Path(configured).expanduser().absolute()
+    if isinstance(storage, FileStorage):
+        return storage.root / ".spool"
+    slug = "".join(c if c.isalnum() else "_" for c in storage.uri.removeprefix("s3://"))
+    return Path(".newswarc", "spool", slug).absolute()
+
+
+class ArchiveExtension:
+    """Owns the crawl's archive; the capture middleware and the article pipeline write through it.
+
+    At start it proves the storage is writable (a bad URI, missing bucket, wrong credentials or
+    unwritable folder stops the crawl with one message), repairs what a killed run left in the
+    spool and queues it for upload. At the end it closes the WARC file, waits for uploads, and
+    writes the crawl's manifest and summary.
+    """
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        storage: Storage,
+        spool: Path,
+        *,
+        crawl_id: str,
+        upload_timeout: float,
+        backoff: tuple[float, float],
+        warc_options: dict[str, Any],
+        roll_check_interval: float,
+    ) -> None:
+        self.crawler = crawler
+        self.storage = storage
+        self.spool = spool
+        self.crawl_id = crawl_id
+        self.upload_timeout = upload_timeout
+        self.started = datetime.now(UTC)
+        self.uploader = Uploader(storage, min_backoff=backoff[0], max_backoff=backoff[1])
+        self.recovered: list[str] = []
+        self.closers: list[Callable[[], object]] = []
+        self.warc = WarcRoller(
+            spool,
+            uri_for=storage.uri_for,
+            publish=self.publish,
+            **warc_options,
+        )
+        self._roll_timer = task.LoopingCall(self._tick)
+        self._roll_check_interval = roll_check_interval
+        self._tickers: list[Callable[[], object]] = [self.warc.roll_if_stale]
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveExtension:
+        settings = crawler.settings
+        if not settings.getbool("NEWSWARC_ENABLED", True):
+            raise NotConfigured
+        try:
+            storage = storage_from_settings(settings)
+            storage.check()
+            spool = default_spool(storage, settings.get("NEWSWARC_SPOOL_DIR"))
+            spool.mkdir(parents=True, exist_ok=True)
+            if not os.access(spool, os.W_OK):
+                raise StorageError(f"spool folder {spool} is not writable")
+        except StorageError as exc:
+            logger.critical("newswarc: archive unusable, crawl not started: %s", exc)
+            raise ArchiveConfigError(str(exc)) from None
+        crawl_id = settings.get("NEWSWARC_CRAWL_ID") or new_crawl_id()
+        user_agent = settings.get("USER_AGENT", "")
+        ext = cls(
+            crawler,
+            storage,
+            spool,
+            crawl_id=crawl_id,
+            upload_timeout=settings.getfloat("NEWSWARC_UPLOAD_CLOSE_TIMEOUT", 600.0),
+            backoff=(
+                settings.getfloat("NEWSWARC_UPLOAD_MIN_BACKOFF", 1.0),
+                settings.getfloat("NEWSWARC_UPLOAD_MAX_BACKOFF", 60.0),
+            ),
+            warc_options={
+                "prefix": settings.get("NEWSWARC_WARC_PREFIX", "newswarc"),
+                "max_size": settings.getint("NEWSWARC_WARC_MAX_SIZE", 10**9),
+                "max_age": settings.getfloat("NEWSWARC_WARC_MAX_AGE", 3600.0),
+                "warc_version": str(settings.get("NEWSWARC_WARC_VERSION", "1.0")),
+                "gzip_level": settings.getint("NEWSWARC_WARC_GZIP_LEVEL", 6),
+                "info": {
+                    "software": f"newswarc/{__version__} (Scrapy)",
+                    "isPartOf": crawl_id,
+                    "operator": settings.get("NEWSWARC_CONTACT", ""),
+                    "http-header-user-agent": user_agent,
+                    "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+                },
+            },
+            roll_check_interval=settings.getfloat("NEWSWARC_ROLL_CHECK_INTERVAL", 30.0),
+        )
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    # -- services for the middleware and pipelines --------------------------------------
+
+    def publish(self, closed: ClosedFile) -> None:
+        """Queue a closed spool file for upload and count it."""
+        state = self.uploader.submit(closed)
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(f"newswarc/files/{state.kind}")
+            stats.inc_value(f"newswarc/files/{state.kind}_bytes", state.size)
+
+    def write_capture(self, exchange: Exchange) -> RecordPointer:
+        """Write one request/response pair to the current WARC file."""
+        return self.warc.write(exchange)
+
+    def add_ticker(self, func: Callable[[], object]) -> None:
+        """Run ``func`` on the periodic timer (age-based rollover of other writers)."""
+        self._tickers.append(func)
+
+    def _tick(self) -> None:
+        for func in self._tickers:
+            func()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def spider_opened(self, spider: Spider) -> None:
+        for closed in recover(self.spool):
+            logger.info("Recovered %s from an earlier run; uploading it", closed.path)
+            self.recovered.append(closed.key)
+            self.publish(closed)
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("newswarc/crawl_id", self.crawl_id)
+            self.crawler.stats.set_value("newswarc/files/recovered", len(self.recovered))
+        self._roll_timer.start(self._roll_check_interval, now=False)
+        logger.info(
+            "newswarc crawl %s archiving to %s (spool %s)",
+            self.crawl_id,
+            self.storage.uri,
+            self.spool,
+        )
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self._roll_timer.running:
+            self._roll_timer.stop()
+        self.warc.close()
+        pending = await maybe_deferred_to_future(
+            threads.deferToThread(self.uploader.close, self.upload_timeout)
+        )
+        manifest = self.manifest(reason, pending=[p.key for p in pending])
+        await maybe_deferred_to_future(threads.deferToThread(self._store_manifest, manifest))
+        logger.info("%s", format_summary(manifest))
+
+    def _store_manifest(self, manifest: dict[str, Any]) -> None:
+        key = f"crawls/{self.crawl_id}.json"
+        path = self.spool / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        os.replace(tmp, path)
+        try:
+            self.storage.store_file(path, key, content_type="application/json")
+        except Exception as exc:  # the manifest stays in the spool for the next run
+            logger.error("Manifest %s kept in the spool, upload failed: %s", path, exc)
+
+    def manifest(self, reason: str, *, pending: list[str]) -> dict[str, Any]:
+        """Return the crawl's manifest: counts, failures, settings, versions, files."""
+        stats = self.crawler.stats.get_stats() if self.crawler.stats is not None else {}
+        settings = self.crawler.settings
+        spider = self.crawler.spider
+        files = [
+            {
+                "key": s.key,
+                "uri": s.uri,
+                "bytes": s.size,
+                "status": s.status,
+                "attempts": s.attempts,
+                **({"error": s.error} if s.error else {}),
+            }
+            for s in self.uploader.files.values()
+        ]
+        return {
+            "crawl_id": self.crawl_id,
+            "spider": getattr(spider, "name", None),
+            "arguments": getattr(spider, "newswarc_args", {}),
+            "archive_uri": self.storage.uri,
+            "started": self.started.isoformat(),
+            "finished": datetime.now(UTC).isoformat(),
+            "finish_reason": reason,
+            "host": socket.gethostname(),
+            "counts": crawl_counts(stats, self.warc.stats.records, len(pending)),
+            "errors": {
+                k.removeprefix("downloader/exception_type_count/"): v
+                for k, v in stats.items()
+                if k.startswith("downloader/exception_type_count/")
+            }
+            | {
+                k.removeprefix("newswarc/errors/"): v
+                for k, v in stats.items()
+                if k.startswith("newswarc/errors/")
+            },
+            "skipped": skipped_counts(stats),
+            "settings": {name: settings.get(name) for name in MANIFEST_SETTINGS},
+            "software": software_versions(),
+            "recovered_files": self.recovered,
+            "pending_uploads": pending,
+            "files": files,
+        }
+
+
+def crawl_counts(stats: dict[str, Any], warc_records: int, pending: int) -> dict[str, int]:
+    """Return the headline figures of a crawl, from Scrapy's stats."""
+    files = stats.get("newswarc/files/warc", 0)
+    return {
+        "requests": stats.get("downloader/request_count", 0),
+        "pages_fetched": stats.get("downloader/response_count", 0),
+        "captures": stats.get("newswarc/warc/captures", 0),
+        "article_candidates": stats.get("newswarc/pages/article_candidates", 0),
+        "articles_written": stats.get("newswarc/articles/written", 0),
+        "warc_files": files,
+        "warc_bytes": stats.get("newswarc/files/warc_bytes", 0),
+        "warc_records": warc_records,
+        "article_batches": stats.get("newswarc/files/articles", 0),
+        "uploads_pending": pending,
+        "errors": sum(
+            v
+            for k, v in stats.items()
+            if k.startswith(("downloader/exception_type_count/", "newswarc/errors/"))
+        ),
+    }
+
+
+def skipped_counts(stats: dict[str, Any]) -> dict[str, int]:
+    """Pages fetched but not written as articles, by reason."""
+    out: dict[str, int] = {}
+    for key, value in stats.items():
+        if key.startswith("newswarc/skipped/"):
+            out[key.removeprefix("newswarc/skipped/")] = value
+        elif key.startswith("httperror/response_ignored_status_count/"):
+            out[f"http_{key.rsplit('/', 1)[1]}"] = value
+    if stats.get("robotstxt/forbidden"):
+        out["robots_txt"] = stats["robotstxt/forbidden"]
+    if stats.get("offsite/filtered"):
+        out["offsite"] = stats["offsite/filtered"]
+    return out
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of everything that shapes the archive."""
+    from importlib.metadata import version
+
+    out = {"newswarc": __version__, "python": platform.python_version()}
+    for name in ("scrapy", "trafilatura", "warcio", "boto3", "lxml"):
+        try:
+            out[name] = version(name)
+        except Exception:
+            out[name] = "unknown"
+    out["platform"] = sys.platform
+    return out
+
+
+def format_summary(manifest: dict[str, Any]) -> str:
+    """Return a crawl's end-of-run summary as readable lines."""
+    c = manifest["counts"]
+    lines = [
+        f"newswarc crawl {manifest['crawl_id']} finished ({manifest['finish_reason']})",
+        f"  pages fetched:   {c['pages_fetched']} ({c['requests']} requests)",
+        f"  articles written: {c['articles_written']} of {c['article_candidates']} candidates",
+        "  pages skipped:   "
+        + (", ".join(f"{k} {v}" for k, v in sorted(manifest["skipped"].items())) or "none"),
+        f"  WARC files:      {c['warc_files']} ({c['warc_bytes']} bytes, {c['captures']} captures)",
+        f"  uploads:         {sum(f['status'] == 'stored' for f in manifest['files'])} stored, "
+        f"{c['uploads_pending']} pending",
+        "  errors:          "
+        + (", ".join(f"{k} {v}" for k, v in sorted(manifest["errors"].items())) or "none"),
+        f"  archive:         {manifest['archive_uri']}",
+        f"  manifest:        crawls/{manifest['crawl_id']}.json",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""Downloader middleware that writes every request and response to WARC, as it crossed the wire."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Request, Response
+
+from crawler.extensions import ArchiveExtension
+from pipelines.warcfile import Exchange
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+#: request.meta key with the capture time of the current download attempt.
+FETCH_TIME = "newswarc_fetch_time"
+#: request.meta (and so response.meta) key with the response record's WARC pointer.
+WARC_POINTER = "newswarc_warc"
+
+
+def _latin1(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def request_target(url: str) -> str:
+    """Return the request-target of the request line: path and query string."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def exchange_from(request: Request, response: Response, date: datetime) -> Exchange:
+    """Rebuild the HTTP exchange Scrapy saw, keeping every header value (``getlist``)."""
+    request_headers = [
+        (_latin1(name), _latin1(value))
+        for name, values in request.headers.items()
+        for value in values
+    ]
+    if not any(name.lower() == "host" for name, _ in request_headers):
+        # Twisted adds Host on the wire after the other headers; record it the same way.
+        request_headers.append(("Host", urlsplit(request.url).netloc))
+    response_headers = [
+        (_latin1(name), _latin1(value))
+        for name, values in response.headers.items()
+        for value in values
+    ]
+    return Exchange(
+        url=response.url,
+        method=request.method,
+        target=request_target(request.url),
+        request_headers=request_headers,
+        request_body=request.body or b"",
+        status=response.status,
+        response_headers=response_headers,
+        body=response.body,
+        date=date,
+        ip=str(response.ip_address) if response.ip_address is not None else None,
+    )
+
+
+class WarcCaptureMiddleware:
+    """Capture each download attempt: redirects, errors and retries are captures too.
+
+    Put it above ``HttpCacheMiddleware`` (900) so it sees bodies still content-encoded and
+    responses before redirects are followed or errors filtered. Responses served from Scrapy's
+    HTTP cache are not new captures and are skipped.
+    """
+
+    def __init__(self, archive: ArchiveExtension, stats: StatsCollector) -> None:
+        self.archive = archive
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        archive = crawler.get_extension(ArchiveExtension)
+        if archive is None:
+            raise NotConfigured("ArchiveExtension is not enabled")
+        assert crawler.stats is not None
+        return cls(archive, crawler.stats)
+
+    def process_request(self, request: Request) -> None:
+        request.meta[FETCH_TIME] = datetime.now(UTC)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if "cached" in response.flags:
+            return response
+        date = request.meta.get(FETCH_TIME) or datetime.now(UTC)
+        pointer = self.archive.write_capture(exchange_from(request, response, date))
+        request.meta[WARC_POINTER] = pointer
+        self.stats.inc_value("newswarc/warc/captures")
+        self.stats.inc_value(f"newswarc/warc/status/{response.status}")
+        return response

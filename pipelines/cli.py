@@ -1,0 +1,139 @@
+"""The ``newswarc`` command: offline extraction and reading an archive back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipelines.storage import StorageError
+
+
+def _print(record: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _extract_one(path: Path, url: str | None) -> dict[str, Any]:
+    from pipelines.extract import extract_article
+
+    fields = extract_article(path.read_bytes(), url)
+    if fields is None:
+        raise ValueError("no article text found")
+    return {"url": url or fields.get("canonical_url"), **fields}
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Extract one saved page, or every page of a list, in this process."""
+    if args.list:
+        failures = 0
+        with open(args.list, encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip() or line.startswith("#"):
+                    continue
+                path, _, url = line.rstrip("\n").partition("\t")
+                try:
+                    record = _extract_one(Path(path), url.strip() or None)
+                except (OSError, ValueError) as exc:
+                    failures += 1
+                    _print({"source": path, "url": url.strip() or None, "error": str(exc)})
+                    continue
+                _print({"source": path, **record})
+        return 1 if failures else 0
+    if not args.file:
+        print("newswarc extract: give FILE or --list LIST", file=sys.stderr)
+        return 2
+    try:
+        record = _extract_one(Path(args.file), args.url)
+    except (OSError, ValueError) as exc:
+        print(f"newswarc extract: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    _print(record)
+    return 0
+
+
+def cmd_articles(args: argparse.Namespace) -> int:
+    """Print the archive's article records as JSON lines."""
+    from pipelines.reader import ArchiveReader
+
+    reader = ArchiveReader.open(args.archive)
+    for record in reader.articles(since=args.since, until=args.until, site=args.site, url=args.url):
+        _print(record)
+    return 0
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    """Print the archived HTTP response of a URL."""
+    from pipelines.reader import ArchiveReader, CaptureNotFound
+
+    reader = ArchiveReader.open(args.archive)
+    try:
+        capture = reader.capture(args.url, at=args.at)
+    except CaptureNotFound as exc:
+        print(f"newswarc capture: {exc}", file=sys.stderr)
+        return 1
+    out = sys.stdout.buffer
+    if args.headers or not args.body_only:
+        out.write(f"{capture.status_line}\r\n".encode("latin-1"))
+        for name, value in capture.headers:
+            out.write(f"{name}: {value}\r\n".encode("latin-1", "replace"))
+        out.write(b"\r\n")
+    if not args.headers:
+        out.write(capture.raw if args.raw else capture.body)
+    out.flush()
+    print(
+        f"# {capture.url} captured {capture.date}, {capture.pointer['filename']} "
+        f"offset {capture.pointer['offset']} length {capture.pointer['length']}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``newswarc`` command."""
+    parser = argparse.ArgumentParser(
+        prog="newswarc", description="News crawler and web archive tools."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("extract", help="extract article records from saved pages")
+    p.add_argument("file", nargs="?", help="a saved HTML page")
+    p.add_argument("--url", help="the page's URL (default: its canonical link)")
+    p.add_argument("--list", help="a file of lines PATH<TAB>URL (URL optional)")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("articles", help="print article records as JSON lines")
+    p.add_argument("archive", help="archive URI: folder, file:// or s3://bucket/prefix")
+    p.add_argument("--since", help="fetched at or after (YYYY-MM-DD, ISO 8601 or 14 digits)")
+    p.add_argument("--until", help="fetched at or before (a bare date includes the day)")
+    p.add_argument("--site", help="only this domain and its subdomains")
+    p.add_argument("--url", help="only records of this URL")
+    p.set_defaults(func=cmd_articles)
+
+    p = sub.add_parser("capture", help="print the archived HTTP response of a URL")
+    p.add_argument("archive", help="archive URI")
+    p.add_argument("url", help="the URL, as fetched")
+    p.add_argument("--at", help="the capture closest to this time (default: the latest)")
+    p.add_argument("--raw", action="store_true", help="body as sent (still gzip etc.)")
+    p.add_argument("--headers", action="store_true", help="status line and headers only")
+    p.add_argument("--body-only", action="store_true", help="body without headers")
+    p.set_defaults(func=cmd_capture)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``newswarc`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except StorageError as exc:
+        print(f"newswarc {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Turn one HTML page into an article record: decode, read metadata, clean, run trafilatura."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from functools import cache
+from typing import Any
+
+import trafilatura
+from trafilatura.settings import Extractor
+
+from pipelines import __version__
+from pipelines.charset import decode_html
+from pipelines.cleaning import remove_related_links
+from pipelines.metadata import iso_date, parse_html, read_page_meta, split_authors
+
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:•·»]\s+|\s+::\s+")
+
+
+@cache
+def extractor_options() -> Extractor:
+    """Return the trafilatura options, built once per process.
+
+    Comments are off: on news pages they are other people's words, not the article.
+    """
+    return Extractor(
+        output_format="python",
+        with_metadata=True,
+        comments=False,
+        tables=True,
+        links=False,
+        images=False,
+        formatting=False,
+    )
+
+
+def extractor_info() -> dict[str, str]:
+    """Name and versions of the extraction software, for every record."""
+    return {"name": "trafilatura", "version": trafilatura.__version__, "newswarc": __version__}
+
+
+def _strip_site_suffix(title: str | None, site_name: str | None) -> str | None:
+    if not title:
+        return None
+    title = " ".join(title.split())
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) > 1:
+        site = (site_name or "").casefold()
+        for candidate in (parts[-1], parts[0]):
+            c = candidate.casefold()
+            if site and (c in site or site in c):
+                kept = parts[:-1] if candidate is parts[-1] else parts[1:]
+                joined = " - ".join(kept) if candidate is parts[0] else None
+                title = joined or title[: title.rfind(candidate)].rstrip(" |-–—:•·»")
+                break
+    return title or None
+
+
+def _guess_language(text: str) -> str | None:
+    letters = [c for c in text[:4000] if c.isalpha()]
+    if not letters:
+        return None
+    arabic = sum("\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f" for c in letters)
+    return "ar" if arabic / len(letters) > 0.6 else None
+
+
+def extract_article(
+    body: bytes, url: str | None, *, content_type: str | None = None
+) -> dict[str, Any] | None:
+    """Extract the article in ``body`` (the page at ``url``; None: its canonical URL).
+
+    Returns the record's content fields (``text``, metadata, ``quality``…), or None when the
+    page holds no extractable text. Never raises on bad input: undecodable bytes are replaced.
+    """
+    text, encoding = decode_html(body, content_type)
+    tree = parse_html(text)
+    meta = read_page_meta(tree)
+    # A saved page given without its URL still names itself in its canonical link.
+    url = url or meta.canonical_url or ""
+    report = remove_related_links(tree, url)
+    options = copy.copy(extractor_options())
+    options.url = url
+    options.source = url
+    doc = trafilatura.bare_extraction(tree, options=options)
+    if doc is None or not isinstance(doc, trafilatura.core.Document) or not doc.text:
+        return None
+    article_text = "\n".join(line.strip() for line in doc.text.splitlines() if line.strip())
+    site_name = meta.site_name or doc.sitename
+    title = _strip_site_suffix(meta.title or doc.title, site_name)
+    authors = meta.authors or split_authors((doc.author or "").split(";"))
+    published, date_source = meta.published, meta.published_source
+    if not published and doc.date:
+        published, date_source = iso_date(doc.date), "htmldate"
+    return {
+        "canonical_url": meta.canonical_url or None,
+        "title": title,
+        "authors": authors,
+        "published": published,
+        "modified": meta.modified,
+        "language": meta.language or _guess_language(article_text),
+        "site_name": site_name,
+        "description": meta.description or doc.description,
+        "categories": meta.categories or list(doc.categories or []),
+        "tags": meta.tags or list(doc.tags or []),
+        "image": meta.image or doc.image,
+        "text": article_text,
+        "word_count": len(article_text.split()),
+        "text_sha1": hashlib.sha1(article_text.encode("utf-8"), usedforsecurity=False).hexdigest(),
+        "extractor": extractor_info(),
+        "quality": {
+            "charset": encoding,
+            "declared_article": meta.is_article,
+            "page_types": meta.types,
+            "removed_blocks": report.removed_blocks,
+            "removed_separators": report.removed_separators,
+            "date_source": date_source,
+            "text_chars": len(article_text),
+            "paragraphs": article_text.count("\n") + 1,
+        },
+    }

@@ -1,0 +1,219 @@
+"""Structured page metadata: JSON-LD, OpenGraph and ``<meta>`` tags, ``<time>``, canonical link."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lxml import html as lxml_html
+
+ARTICLE_TYPES = frozenset(
+    {
+        "Article",
+        "NewsArticle",
+        "ReportageNewsArticle",
+        "AnalysisNewsArticle",
+        "OpinionNewsArticle",
+        "BackgroundNewsArticle",
+        "ReviewNewsArticle",
+        "AskPublicNewsArticle",
+        "BlogPosting",
+        "LiveBlogPosting",
+        "Report",
+        "ScholarlyArticle",
+        "SatiricalArticle",
+    }
+)
+
+_AUTHOR_PREFIX = re.compile(
+    r"^\s*(by|from|بقلم|كتب|كتبت|كتبه|تحرير|إعداد|اعداد|par|von|автор)\s*[:：\-–]?\s*",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class PageMeta:
+    """What a page declares about itself, before any text extraction."""
+
+    types: list[str] = field(default_factory=list)
+    og_type: str | None = None
+    title: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    canonical_url: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    published_source: str | None = None
+    modified: str | None = None
+    language: str | None = None
+    image: str | None = None
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def is_article(self) -> bool:
+        """The page declares itself an article (JSON-LD type or ``og:type``)."""
+        return bool(ARTICLE_TYPES.intersection(self.types)) or (self.og_type or "") == "article"
+
+
+def _json_ld_nodes(data: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(data, list):
+        for item in data:
+            yield from _json_ld_nodes(item)
+    elif isinstance(data, dict):
+        yield data
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
+            if key in data and isinstance(data[key], (list, dict)):
+                yield from _json_ld_nodes(data[key])
+
+
+def _types(node: dict[str, Any]) -> list[str]:
+    value = node.get("@type", [])
+    values = value if isinstance(value, list) else [value]
+    return [v.rsplit("/", 1)[-1] for v in values if isinstance(v, str)]
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [n for v in value for n in _names(v)]
+    if isinstance(value, dict):
+        return _names(value.get("name"))
+    if isinstance(value, str) and value.strip():
+        return [value.strip()]
+    return []
+
+
+def _first_str(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("@id") or value.get("name")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def clean_author(name: str) -> str | None:
+    """Strip "By"/"بقلم" style prefixes and stray punctuation from a byline name."""
+    name = _AUTHOR_PREFIX.sub("", " ".join(name.split())).strip(" ,;|-–:")
+    return name or None
+
+
+def split_authors(names: list[str]) -> list[str]:
+    """Split joined bylines ("A and B", "A، B") and deduplicate, keeping order."""
+    out: list[str] = []
+    for raw in names:
+        for part in re.split(r"\s*(?:;|،|,|\band\b|\s&\s|\sو\s)\s*", raw):
+            name = clean_author(part)
+            if name and name not in out and not name.startswith("http"):
+                out.append(name)
+    return out
+
+
+def iso_date(value: str | None) -> str | None:
+    """Normalize a machine-readable date to ISO 8601; keep the time zone when given."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        match = re.match(r"(\d{4})-(\d{2})-(\d{2})", value)
+        return match.group(0) if match else None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    return parsed.isoformat()
+
+
+def _meta(tree: Any) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for el in tree.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        content = el.get("content")
+        if key and content and content.strip():
+            found.setdefault(key, []).append(content.strip())
+    return found
+
+
+def _tag(tags: dict[str, list[str]], *names: str) -> str | None:
+    for name in names:
+        if tags.get(name):
+            return tags[name][0]
+    return None
+
+
+def read_page_meta(tree: Any) -> PageMeta:
+    """Collect the metadata a page declares from its parsed lxml tree."""
+    meta = PageMeta()
+    tags = _meta(tree)
+    article: dict[str, Any] = {}
+    for script in tree.xpath('//script[contains(@type, "ld+json")]'):
+        try:
+            data = json.loads(script.text or "", strict=False)
+        except ValueError:
+            continue
+        for node in _json_ld_nodes(data):
+            types = _types(node)
+            meta.types.extend(t for t in types if t not in meta.types)
+            if not article and ARTICLE_TYPES.intersection(types):
+                article = node
+    meta.og_type = _tag(tags, "og:type")
+    if meta.og_type:
+        meta.og_type = meta.og_type.lower()
+
+    meta.title = _first_str(article.get("headline")) or _tag(tags, "og:title")
+    meta.site_name = _tag(tags, "og:site_name") or _first_str(
+        (article.get("publisher") or {}).get("name")
+        if isinstance(article.get("publisher"), dict)
+        else None
+    )
+    meta.description = _tag(tags, "og:description", "description")
+    canonical = tree.xpath('//link[@rel="canonical"]/@href')
+    meta.canonical_url = canonical[0].strip() if canonical else _tag(tags, "og:url")
+
+    authors = _names(article.get("author"))
+    if not authors:
+        authors = tags.get("author", []) + tags.get("article:author", [])
+        authors = [a for a in authors if not a.startswith("http")]
+    meta.authors = split_authors(authors)
+
+    for value, source in (
+        (_first_str(article.get("datePublished")), "json-ld"),
+        (_tag(tags, "article:published_time"), "meta"),
+        (_tag(tags, "datepublished", "pubdate"), "meta"),
+        ((tree.xpath("//time[@datetime]/@datetime") or [None])[0], "time"),
+    ):
+        date = iso_date(value)
+        if date:
+            meta.published, meta.published_source = date, source
+            break
+    meta.modified = iso_date(
+        _first_str(article.get("dateModified"))
+        or _tag(tags, "article:modified_time", "og:updated_time")
+    )
+
+    lang = tree.xpath("/html/@lang") or tree.xpath("//html/@lang")
+    in_language = _first_str(article.get("inLanguage"))
+    locale = _tag(tags, "og:locale")
+    for candidate in (in_language, lang[0] if lang else None, locale):
+        if candidate and re.match(r"^[A-Za-z]{2,3}([-_].*)?$", candidate.strip()):
+            meta.language = re.split(r"[-_]", candidate.strip())[0].lower()
+            break
+
+    meta.image = _first_str(article.get("image")) or _tag(tags, "og:image")
+    sections = _names(article.get("articleSection")) + tags.get("article:section", [])
+    meta.categories = list(dict.fromkeys(sections))
+    keywords = article.get("keywords")
+    kw = keywords.split(",") if isinstance(keywords, str) else _names(keywords)
+    kw += tags.get("article:tag", [])
+    meta.tags = list(dict.fromkeys(k.strip() for k in kw if k.strip()))
+    return meta
+
+
+def parse_html(text: str) -> Any:
+    """Parse decoded HTML into an lxml tree (encoding declarations already handled)."""
+    # lxml refuses str input that still carries an XML encoding declaration.
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    return lxml_html.document_fromstring(text or "<html></html>")

@@ -1,0 +1,6 @@
+"""``make demo``: the bundled demo news site, archived into ``./archive``."""
+
+from settings.base import *  # noqa: F403
+
+AUTOTHROTTLE_ENABLED = False  # base: True; the demo site runs on this machine
+CONCURRENT_REQUESTS_PER_DOMAIN = 8  # base: 4

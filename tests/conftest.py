@@ -1,0 +1,34 @@
+"""Shared fixtures: the local test news site and a real SeaweedFS S3 server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.s3server import SeaweedS3
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: SeaweedS3) -> SeaweedS3:
+    """The S3 server, started again if a test stopped it."""
+    if s3_server.proc is None:
+        s3_server.start()
+    return s3_server
+
+
+@pytest.fixture(scope="session")
+def news_site() -> Iterator[Any]:
+    from tests.site import NewsSite
+
+    site = NewsSite().start()
+    yield site
+    site.stop()

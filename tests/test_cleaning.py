@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import html
+
+from pipelines.cleaning import remove_related_links
+
+SEED = Path(__file__).resolve().parents[2] / "shared/seeds/000_7500bd3d4b4e77f2.txt"
+URL = "https://news.example.com/2026/11/28/story.html"
+P1 = "لم تبرد بعد محركات طائرة المبعوثة الأممية إلى ليبيا بعد لقائها القائد العام للجيش الليبي."
+P2 = (
+    "وأضافت أن اللقاء ناقش التزام الولايات المتحدة بتعزيز شراكتها مع الليبيين من جميع أنحاء البلاد."
+)
+H1 = "ليبيا.. باريس تستضيف لقاء بين حفتر والسراج"
+H2 = "روسيا تخطط للحصول على حقوق ميناء المياه العميقة"
+
+
+def clean(body: str, url: str = URL) -> tuple[str, int]:
+    tree = html.document_fromstring(f"<html><body><article>{body}</article></body></html>")
+    report = remove_related_links(tree, url)
+    return " ".join(tree.text_content().split()), report.removed_blocks
+
+
+def test_seed_dash_pattern_is_removed_subheading_kept() -> None:
+    text, removed = clean(
+        f"<p>{P1}</p><p>-</p><p><a href='/2026/11/20/a.html'>{H1}</a></p><p>-</p>"
+        f"<p><a href='/2026/11/21/b.html'>{H2}</a></p><h2>الهدف الأمريكي</h2><p>{P2}</p>"
+    )
+    assert H1 not in text and H2 not in text and "-" not in text.split()
+    assert P1 in text and P2 in text and "الهدف الأمريكي" in text
+    assert removed == 2
+
+
+def test_dashes_as_text_nodes_in_one_div() -> None:
+    text, _ = clean(
+        f"<p>{P1}</p><div>-<br><a href='/x/1.html'>{H1}</a><br>-<br>"
+        f"<a href='/x/2.html'>{H2}</a></div><p>{P2}</p>"
+    )
+    assert H1 not in text and H2 not in text and P1 in text and P2 in text
+
+
+@pytest.mark.parametrize("label", ["اقرأ أيضا:", "اقرأ أيضاً", "ذات صلة", "Read more:", "See also"])
+def test_labelled_boxes_with_any_class(label: str) -> None:
+    text, removed = clean(
+        f"<p>{P1}</p><div class='x9f2'><strong>{label}</strong><ul><li><a href='/a/1'>{H1}</a></li>"
+        f"<li><a href='/a/2'>{H2}</a></li></ul></div><p>{P2}</p>"
+    )
+    assert H1 not in text and H2 not in text and removed == 1 and P2 in text
+
+
+def test_label_and_link_in_one_paragraph() -> None:
+    text, _ = clean(f"<p>{P1}</p><p><strong>اقرأ أيضا:</strong> <a href='/n/9'>{H1}</a></p>")
+    assert H1 not in text and P1 in text
+
+
+def test_aside_card_with_image() -> None:
+    text, _ = clean(
+        f"<p>{P1}</p><aside><a href='/n/7'><img src='x.jpg'><h4>{H1}</h4></a>"
+        "<span>منذ ساعة</span></aside>"
+        f"<p>{P2}</p>"
+    )
+    assert H1 not in text and P1 in text and P2 in text
+
+
+def test_paragraph_with_an_inline_link_is_kept() -> None:
+    sentence = (
+        "وقالت الوزارة في بيان نشرته على موقعها إن <a href='/2026/11/01/x.html'>الاتفاق السابق</a> "
+        "لم يعد ساريا بعد انسحاب الطرفين من المفاوضات الأخيرة في جنيف."
+    )
+    text, removed = clean(f"<p>{P1}</p><p>{sentence}</p><p>{P2}</p>")
+    assert "الاتفاق السابق" in text and removed == 0
+
+
+def test_links_to_other_sites_are_not_related_articles() -> None:
+    text, removed = clean(
+        f"<p>{P1}</p><p><a href='https://other.org/report.pdf'>التقرير الكامل</a></p>"
+    )
+    assert "التقرير الكامل" in text and removed == 0
+
+
+def test_subheading_that_is_not_a_link_survives_among_link_lists() -> None:
+    text, _ = clean(f"<h3>ملفات التعاون</h3><ul><li><a href='/1'>{H1}</a></li></ul><p>{P1}</p>")
+    assert "ملفات التعاون" in text and H1 not in text
+
+
+def test_english_bare_list_of_headlines() -> None:
+    para = "The ministry said on Tuesday that the agreement would be signed next month in Geneva."
+    text, _ = clean(
+        f"<p>{para}</p><ul><li><a href='/world/2026/11/03/a'>Markets fall as talks stall</a></li>"
+        f"<li><a href='/world/2026/11/02/b'>Leaders meet in Rome</a></li></ul><p>{para}</p>"
+    )
+    assert "Markets fall" not in text and "Leaders meet" not in text and para in text
+
+
+def test_seed_reference_page_blocks_are_all_removed() -> None:
+    lines = SEED.read_text("utf-8").splitlines()
+    related = [ln for i, ln in enumerate(lines) if i and lines[i - 1] == "-"]
+    parts, n = [], 0
+    for i, ln in enumerate(lines[1:], 1):
+        if ln == "-":
+            parts.append("<p>-</p>")
+        elif lines[i - 1] == "-":
+            n += 1
+            parts.append(f"<p><a href='/2026/08/{n}/x.html'>{ln}</a></p>")
+        elif len(ln) < 40:
+            parts.append(f"<h2>{ln}</h2>")
+        else:
+            parts.append(f"<p>{ln}</p>")
+    text, removed = clean("".join(parts))
+    assert related and removed == len(related)
+    assert not [h for h in related if h in text]
+    for sub in ("الهدف الأمريكي", "الجيش الليبي", "ملفات التعاون"):
+        assert sub in text

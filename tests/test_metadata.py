@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pipelines.metadata import iso_date, parse_html, read_page_meta, split_authors
+
+PAGE = """<html lang="ar-EG"><head>
+<title>عنوان الخبر | موقع الأخبار</title>
+<link rel="canonical" href="https://n.example/a/1">
+<meta property="og:site_name" content="موقع الأخبار">
+<meta property="article:published_time" content="2026-11-28T09:15:00+03:00">
+<script type="application/ld+json">
+{"@context": "https://schema.org", "@graph": [{"@type": "WebPage"},
+ {"@type": "NewsArticle", "headline": "عنوان الخبر",
+  "datePublished": "2026-11-28T10:15:00+03:00",
+  "dateModified": "2026-11-28T12:00:00Z", "author": [{"@type": "Person", "name": "بقلم: سارة علي"},
+  {"@type": "Person", "name": "By John Smith"}], "articleSection": "سياسة", "keywords": "ليبيا, حفتر"}]}
+</script></head><body><p>x</p></body></html>"""
+
+
+def test_json_ld_graph_wins_and_is_normalized() -> None:
+    meta = read_page_meta(parse_html(PAGE))
+    assert meta.is_article and "NewsArticle" in meta.types
+    assert meta.title == "عنوان الخبر"
+    assert meta.authors == ["سارة علي", "John Smith"]
+    assert meta.published == "2026-11-28T10:15:00+03:00" and meta.published_source == "json-ld"
+    assert meta.modified == "2026-11-28T12:00:00+00:00"
+    assert meta.language == "ar"
+    assert meta.canonical_url == "https://n.example/a/1"
+    assert meta.site_name == "موقع الأخبار"
+    assert meta.categories == ["سياسة"] and meta.tags == ["ليبيا", "حفتر"]
+
+
+def test_meta_tags_and_time_element_fallbacks() -> None:
+    meta = read_page_meta(
+        parse_html(
+            '<html><head><meta name="author" content="Jane Doe and Ali Hassan"></head>'
+            '<body><time datetime="2026-11-27">27 Nov</time></body></html>'
+        )
+    )
+    assert meta.authors == ["Jane Doe", "Ali Hassan"]
+    assert meta.published == "2026-11-27" and meta.published_source == "time"
+    assert not meta.is_article
+
+
+def test_broken_json_ld_is_ignored() -> None:
+    meta = read_page_meta(
+        parse_html(
+            '<html><head><script type="application/ld+json">{"@type": </script></head></html>'
+        )
+    )
+    assert meta.types == [] and meta.title is None
+
+
+def test_helpers() -> None:
+    assert iso_date("2026-11-28T10:15:00Z") == "2026-11-28T10:15:00+00:00"
+    assert iso_date("not a date") is None
+    assert split_authors(["كتب: محمد أحمد، ليلى سالم"]) == ["محمد أحمد", "ليلى سالم"]

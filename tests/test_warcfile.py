@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from pipelines.spool import ClosedFile
+from pipelines.warcfile import Exchange, WarcRoller, response_headers_as_sent
+
+WARCIO = str(Path(sys.executable).parent / "warcio")
+
+
+def exchange(n: int, body: bytes = b"", **kw: object) -> Exchange:
+    body = body or gzip.compress(f"<html><p>page {n}</p></html>".encode() * 200, mtime=0)
+    return Exchange(
+        url=f"http://news.test/a/{n}?x=1&y=2",
+        method="GET",
+        target=f"/a/{n}?x=1&y=2",
+        request_headers=[
+            ("User-Agent", "newswarc-test"),
+            ("Accept-Encoding", "gzip"),
+            ("Host", "news.test"),
+        ],
+        status=200,
+        response_headers=[
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Encoding", "gzip"),
+            ("Set-Cookie", "a=1; Path=/"),
+            ("Set-Cookie", "b=2; Path=/"),
+            ("Content-Length", str(len(body))),
+        ],
+        body=body,
+        date=datetime(2026, 11, 29, 12, 0, n % 60, 123456, tzinfo=UTC),
+        ip="127.0.0.1",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def roller(tmp: Path, published: list[ClosedFile], **kw: object) -> WarcRoller:
+    return WarcRoller(tmp, uri_for=lambda k: f"file:///arch/{k}", publish=published.append, **kw)  # type: ignore[arg-type]
+
+
+def test_records_are_faithful_and_pointers_resolve(tmp_path: Path) -> None:
+    published: list[ClosedFile] = []
+    w = roller(tmp_path, published, info={"isPartOf": "crawl-1"})
+    pointers = [w.write(exchange(i)) for i in range(3)]
+    w.close()
+    assert len(published) == 1
+    path = published[0].path
+    data = path.read_bytes()
+    assert subprocess.run([WARCIO, "check", str(path)], check=False).returncode == 0
+    assert subprocess.run(["gzip", "-t", str(path)], check=False).returncode == 0
+    types = [r.rec_type for r in ArchiveIterator(io.BytesIO(data))]
+    assert types == ["warcinfo"] + ["response", "request"] * 3
+    for i, p in enumerate(pointers):
+        chunk = data[p.offset : p.offset + p.length]
+        records = ArchiveIterator(io.BytesIO(chunk))
+        rec = next(records)
+        assert rec.rec_type == "response"
+        assert rec.rec_headers.get_header("WARC-Record-ID") == p.record_id
+        assert rec.rec_headers.get_header("WARC-Target-URI") == f"http://news.test/a/{i}?x=1&y=2"
+        assert rec.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
+        assert rec.rec_headers.get_header("WARC-Payload-Digest") == p.payload_digest
+        assert rec.http_headers.get_statuscode() == "200"
+        assert [v for k, v in rec.http_headers.headers if k == "Set-Cookie"] == [
+            "a=1; Path=/",
+            "b=2; Path=/",
+        ]
+        assert rec.raw_stream.read() == exchange(i).body  # still content-encoded
+        assert next(records, None) is None  # exactly one record: the response
+    # The request follows its response, concurrent to it, with the query string on its line.
+    recs = ArchiveIterator(io.BytesIO(data))
+    info = next(recs).raw_stream.read().decode()
+    assert "isPartOf: crawl-1" in info
+    next(recs)
+    req = next(recs)
+    assert req.rec_headers.get_header("WARC-Concurrent-To") == pointers[0].record_id
+    assert req.http_headers.protocol == "GET"
+    assert req.http_headers.statusline.startswith("/a/0?x=1&y=2 HTTP/1.1")
+
+
+def test_transfer_encoding_and_wrong_length_are_kept_aside() -> None:
+    fixed = response_headers_as_sent(
+        [("Transfer-Encoding", "chunked"), ("Content-Length", "999"), ("X", "y")], 10
+    )
+    assert fixed == [
+        ("X-Crawler-Transfer-Encoding", "chunked"),
+        ("X-Crawler-Content-Length", "999"),
+        ("Content-Length", "10"),
+        ("X", "y"),
+    ]
+    assert response_headers_as_sent([("Content-Length", "10")], 10) == [("Content-Length", "10")]
+
+
+def test_non_ascii_header_bytes_survive(tmp_path: Path) -> None:
+    published: list[ClosedFile] = []
+    w = roller(tmp_path, published)
+    ex = exchange(1)
+    ex.response_headers.append(("X-Title", "caf\xe9"))  # latin-1 byte 0xE9 on the wire
+    p = w.write(ex)
+    w.close()
+    chunk = published[0].path.read_bytes()[p.offset : p.offset + p.length]
+    assert b"X-Title: caf\xe9\r\n" in gzip.decompress(chunk)
+
+
+def test_rolls_over_by_size_between_captures(tmp_path: Path) -> None:
+    published: list[ClosedFile] = []
+    w = roller(tmp_path, published, max_size=60_000)
+    import os
+
+    pointers = [w.write(exchange(i, body=os.urandom(25_000))) for i in range(6)]
+    w.close()
+    assert len(published) >= 3
+    names = [c.path.name for c in published]
+    assert len(set(names)) == len(names)
+    for c in published:
+        assert c.path.stat().st_size <= 60_000 + 30_000  # one capture may overshoot
+        assert subprocess.run([WARCIO, "check", str(c.path)], check=False).returncode == 0
+        first = next(iter(ArchiveIterator(c.path.open("rb"))))
+        assert first.rec_type == "warcinfo"
+    # Every capture's response and request share a file.
+    for c in published:
+        types = [r.rec_type for r in ArchiveIterator(c.path.open("rb"))]
+        assert types.count("response") == types.count("request")
+    assert {p.filename for p in pointers} == set(names)
+
+
+def test_rolls_over_by_age(tmp_path: Path) -> None:
+    now = [1000.0]
+    published: list[ClosedFile] = []
+    w = roller(tmp_path, published, max_age=60, clock=lambda: now[0])
+    w.write(exchange(1))
+    w.roll_if_stale()
+    assert published == []
+    now[0] += 61
+    w.roll_if_stale()
+    assert len(published) == 1
+    w.write(exchange(2))
+    w.close()
+    assert len(published) == 2
+
+
+def test_file_name_and_key_follow_the_convention(tmp_path: Path) -> None:
+    published: list[ClosedFile] = []
+    w = roller(tmp_path, published, prefix="NEWS", clock=lambda: 1796040000.0)
+    p = w.write(exchange(1))
+    w.close()
+    import re
+
+    assert re.fullmatch(r"NEWS-20261130\d{6}-00000-[A-Za-z0-9.-]+\.\d+\.warc\.gz", p.filename)
+    assert published[0].key == f"warc/2026/11/30/{p.filename}"
+    assert p.uri == f"file:///arch/warc/2026/11/30/{p.filename}"
+    assert "~" not in p.filename
+
+
+def test_warc_1_1_dates_have_microseconds(tmp_path: Path) -> None:
+    published: list[ClosedFile] = []
+    w = roller(tmp_path, published, warc_version="1.1")
+    p = w.write(exchange(1))
+    w.close()
+    assert p.date == "2026-11-29T12:00:01.123456Z"
+    assert published[0].path.read_bytes()[:0] == b""
+    first = next(iter(ArchiveIterator(published[0].path.open("rb"))))
+    assert first.rec_headers.protocol == "WARC/1.1"
