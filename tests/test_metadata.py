@@ -12,7 +12,8 @@ PAGE = """<html lang="ar-EG"><head>
  {"@type": "NewsArticle", "headline": "عنوان الخبر",
   "datePublished": "2026-11-28T10:15:00+03:00",
   "dateModified": "2026-11-28T12:00:00Z", "author": [{"@type": "Person", "name": "بقلم: سارة علي"},
-  {"@type": "Person", "name": "By John Smith"}], "articleSection": "سياسة", "keywords": "ليبيا, حفتر"}]}
+  {"@type": "Person", "name": "By John Smith"}],
+  "articleSection": "سياسة", "keywords": "ليبيا, حفتر"}]}
 </script></head><body><p>x</p></body></html>"""
 
 
