@@ -6,6 +6,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
@@ -23,7 +25,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _warm_up() -> None:
+def _exit_with_parent(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            # The crawl was killed (SIGKILL gives it no chance to stop us): do not linger.
+            os._exit(1)
+
+
+def _warm_up(parent: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     # Import trafilatura and build its options before the first page arrives.
     extractor_options()
 
@@ -83,6 +94,7 @@ class ExtractionPipeline:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_warm_up,
+            initargs=(os.getpid(),),
             max_tasks_per_child=self.max_tasks_per_child or None,
         )
 
@@ -116,9 +128,7 @@ class ExtractionPipeline:
         chars = len(result["text"]) if result else 0
         if result is None or (not item.forced and chars < self.min_chars):
             self.stats.inc_value("newswarc/skipped/too_short")
-            raise DropItem(
-                f"not an article: {chars} characters of text at {item.url}", log_level="INFO"
-            )
+            raise DropItem(f"not an article: {chars} characters of text", log_level="INFO")
         return {
             "url": item.url,
             "requested_url": item.requested_url,

@@ -62,6 +62,8 @@ ITEM_PIPELINES = {
 }
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"  # Scrapy default: same
 LOG_LEVEL = "INFO"  # Scrapy default: "DEBUG"
+# Scrapy default: "scrapy.logformatter.LogFormatter", which prints whole items, bodies included.
+LOG_FORMATTER = "crawler.logformatter.NewsLogFormatter"
 DEFAULT_DROPITEM_LOG_LEVEL = "WARNING"  # Scrapy default: "WARNING"
 FEED_EXPORT_ENCODING = "utf-8"  # Scrapy default: None (ASCII escapes)
 
@@ -86,6 +88,7 @@ NEWSWARC_S3_VERIFY_ETAG = True  # turn off for stores whose ETag is not an MD5 (
 NEWSWARC_EXTRACT_WORKERS = 0  # 0: one per CPU core
 NEWSWARC_EXTRACT_MAX_TASKS_PER_CHILD = 2000  # recycle workers so memory cannot creep
 NEWSWARC_MIN_TEXT_CHARS = 400  # shorter discovered pages are not articles
+NEWSWARC_FOLLOW_ARTICLE_LINKS = False  # follow links found on article pages, not only listings
 
 # Scrapy's own AWS settings feed the S3 storage when set; otherwise boto3's standard chain
 # (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ~/.aws/...) applies.

@@ -32,3 +32,19 @@ def news_site() -> Iterator[Any]:
     site = NewsSite().start()
     yield site
     site.stop()
+
+
+@pytest.fixture(scope="session")
+def local_crawl(news_site: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One crawl of the whole test site into a local folder, shared by read-only tests."""
+    from tests.crawlrun import run_crawl
+
+    tmp = tmp_path_factory.mktemp("local-crawl")
+    archive = tmp / "archive"
+    result = run_crawl(
+        tmp,
+        ["-a", f"start_urls={news_site.base_url}/"],
+        {"NEWSWARC_ARCHIVE_URI": str(archive)},
+    )
+    assert result.returncode == 0, result.log[-3000:]
+    return {"archive": archive, "result": result, "site": news_site}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import scrapy
@@ -14,6 +14,9 @@ from scrapy.linkextractors import LinkExtractor
 from crawler.detect import article_signals
 from crawler.items import ArticlePage
 from crawler.middlewares import FETCH_TIME, WARC_POINTER
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 
@@ -67,7 +70,14 @@ class NewsSpider(scrapy.Spider):
             hosts = {_host(u) for u in listings}
             self.allowed_domains = sorted(hosts)
         self.sites = {_host(u) for u in listings}
+        self.follow_article_links = False
         self.link_extractor = LinkExtractor(unique=True)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.follow_article_links = crawler.settings.getbool("NEWSWARC_FOLLOW_ARTICLE_LINKS")
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.article_urls:
@@ -103,7 +113,11 @@ class NewsSpider(scrapy.Spider):
             )
         else:
             stats.inc_value("newswarc/skipped/not_article")
-        if self.listing_urls and not forced:
+        # Listing pages carry the fresh article links; an article's own links are navigation
+        # and related stories, and following them walks the site's past (unless
+        # NEWSWARC_FOLLOW_ARTICLE_LINKS says so).
+        follow = not signals or self.follow_article_links
+        if self.listing_urls and not forced and follow:
             for link in self.link_extractor.extract_links(response):
                 # Same site: the host, ignoring "www." (and the port, unlike allow_domains).
                 if _host(link.url) in self.sites:
