@@ -54,10 +54,11 @@ LABELS = (
     "mehr zum thema",
 )
 
+_SEPARATOR_LINES = frozenset({"-", "–", "—", "•", "*", "|", "·"})
 _SEPARATORS = re.compile(r"[\s\-–—•·*|/:：»«>»،,.؛;()\[\]]+")
 _BLOCKS = ("p", "div", "ul", "ol", "li", "aside", "section", "figure", "h4", "h5", "h6")
 _PROSE = ("p", "h1", "h2", "h3", "blockquote")
-_MAX_BLOCK_CHARS = 700  # a related box is a few headlines; long blocks are content
+_MAX_BLOCK_LETTERS = 600  # a related box is a few headlines; longer blocks are content
 _CARD_RESIDUE = 15  # letters outside links a headline card may have (date, section)
 
 
@@ -91,70 +92,103 @@ class CleanReport:
     removed_text: list[str] = field(default_factory=list)
 
 
-def _same_site_links(el: Any, page_url: str, site: str) -> tuple[int, int]:
-    """Return (link characters to other same-site pages, number of such links) inside ``el``."""
-    chars = count = 0
-    page = page_url.split("#", maxsplit=1)[0]
-    for a in el.iter("a"):
-        href = (a.get("href") or "").strip()
-        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
-            continue
-        target = urljoin(page_url, href)
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https") or _site(parts.netloc) != site:
-            continue
-        if target.split("#")[0] == page or parts.path in ("", "/"):
-            continue
-        text = _norm(a.text_content())
-        if text:
-            chars += _letters(text)
-            count += 1
-    return chars, count
+@dataclass
+class _Measure:
+    letters: int  # visible letters, separators excluded
+    link_letters: int  # letters inside links to other pages of the same site
+    links: int  # such links
+    prose: bool  # holds a prose element (paragraph, heading) of its own with > 200 letters
 
 
-def _is_related_block(el: Any, page_url: str, site: str) -> bool:
-    text = _norm(el.text_content())
-    if not text or len(text) > _MAX_BLOCK_CHARS:
+class _Measurer:
+    """One bottom-up pass over the tree, so every block is judged without re-reading text."""
+
+    def __init__(self, page_url: str, site: str) -> None:
+        parts = urlsplit(page_url)
+        self.page_url = page_url
+        self.netloc = parts.netloc
+        self.page_path = parts.path
+        self.site = site
+        self.sizes: dict[Any, _Measure] = {}
+
+    def _same_site_article(self, href: str) -> bool:
+        # Hundreds of links a page: split by hand instead of urljoin for the common shapes.
+        href = href.strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+            return False
+        if href.startswith("//"):
+            netloc, _, rest = href[2:].partition("/")
+            path = "/" + rest
+        elif "://" in href[:12]:
+            scheme, _, tail = href.partition("://")
+            if scheme.lower() not in ("http", "https"):
+                return False
+            netloc, _, rest = tail.partition("/")
+            path = "/" + rest
+        elif href.startswith("/"):
+            netloc, path = self.netloc, href
+        else:
+            parts = urlsplit(urljoin(self.page_url, href))
+            netloc, path = parts.netloc, parts.path
+        path = path.partition("#")[0].partition("?")[0]
+        if _site(netloc) != self.site or path in ("", "/"):
+            return False
+        return path != self.page_path
+
+    def measure(self, el: Any) -> _Measure:
+        letters = _letters(el.text or "")
+        link_letters = links = 0
+        prose = False
+        for child in el:
+            if isinstance(child.tag, str):
+                m = self.measure(child)
+                letters += m.letters
+                link_letters += m.link_letters
+                links += m.links
+                prose = prose or m.prose or (child.tag in _PROSE and m.letters > 200)
+            letters += _letters(child.tail or "")
+        if el.tag == "a" and letters and self._same_site_article(el.get("href") or ""):
+            link_letters, links = letters, links + 1
+        m = _Measure(letters, link_letters, links, prose)
+        self.sizes[el] = m
+        return m
+
+
+def _is_related_block(el: Any, m: _Measure) -> bool:
+    if m.links == 0 or m.letters == 0 or m.letters > _MAX_BLOCK_LETTERS:
         return False
     # A block that holds prose paragraphs of its own is a container, not a headline list.
-    if el.tag not in ("p", "li") and any(
-        _letters(_norm(p.text_content())) > 200 for p in el.iter(*_PROSE) if p is not el
-    ):
+    if el.tag not in ("p", "li") and m.prose:
         return False
-    rest, labelled = _strip_label(text)
-    link_chars, links = _same_site_links(el, page_url, site)
-    if links == 0:
-        return False
-    total = _letters(rest if labelled else text)
+    link_chars = m.link_letters
+    total = m.letters
+    rest, labelled = _strip_label(el.text_content())
     if labelled:
         # The label is not link text; what follows it must be (almost) only links.
+        total = _letters(rest)
         return link_chars >= 0.8 * max(total, 1) or total - link_chars <= 3
-    if total <= 0:
-        return False
     # Cards carry a date or a section name beside the headline: a short residue is allowed.
     residue = total - link_chars
     return link_chars >= 0.9 * total or (residue <= _CARD_RESIDUE and link_chars >= 0.6 * total)
 
 
-def _is_separator(el: Any) -> bool:
-    return el.tag in ("p", "div", "span", "li") and _norm(el.text_content()) in {
-        "-",
-        "–",
-        "—",
-        "•",
-        "*",
-        "|",
-        "·",
-    }
+def _is_separator(el: Any, m: _Measure) -> bool:
+    return (
+        m.letters == 0
+        and el.tag in ("p", "div", "span", "li")
+        and _norm(el.text_content()) in _SEPARATOR_LINES
+    )
 
 
 def remove_related_links(tree: Any, page_url: str) -> CleanReport:
     """Remove related-article link blocks and bare separator lines from ``tree`` in place."""
     report = CleanReport()
-    site = _site(urlsplit(page_url).netloc)
     body = tree.find("body")
     if body is None:
         return report
+    measurer = _Measurer(page_url, _site(urlsplit(page_url).netloc))
+    measurer.measure(body)
+    sizes = measurer.sizes
     doomed: list[Any] = []
     taken: set[Any] = set()
     seps: list[Any] = []
@@ -162,9 +196,10 @@ def remove_related_links(tree: Any, page_url: str) -> CleanReport:
     for el in body.iter(*_BLOCKS):
         if any(a in taken for a in el.iterancestors()):
             continue
-        if _is_separator(el):
+        m = sizes[el]
+        if _is_separator(el, m):
             seps.append(el)
-        elif _is_related_block(el, page_url, site):
+        elif _is_related_block(el, m):
             doomed.append(el)
             taken.add(el)
     for el in doomed:

@@ -15,16 +15,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCRAPY = str(Path(sys.executable).parent / "scrapy")
 
-# Logs every outgoing connection of the crawl (and its worker processes) to a file, so tests can
-# prove nothing left the machine.
+# Logs every outgoing connection and name lookup of the crawl (and its worker processes) to a
+# file, so tests can prove nothing left the machine.
 _AUDIT = """
 import os, sys
 _log = os.environ.get("NEWSWARC_TEST_CONNECT_LOG")
 if _log:
     def _hook(event, args):
-        if event == "socket.connect":
+        if event in ("socket.connect", "socket.getaddrinfo"):
             try:
-                addr = args[1]
+                addr = args[1] if event == "socket.connect" else ("dns", args[0])
                 with open(_log, "a") as fh:
                     fh.write(repr(addr) + "\\n")
             except Exception:

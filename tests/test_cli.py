@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.site import load_expected
+
+NEWSWARC = str(Path(sys.executable).parent / "newswarc")
+PAGES = Path(__file__).parent / "fixtures/site/pages"
+EXPECTED = load_expected()
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([NEWSWARC, *args], capture_output=True, text=True, check=False)
+
+
+def test_extract_one_saved_page() -> None:
+    path = "/ar/2026/11/26/123377.html"
+    proc = run("extract", str(PAGES / path.lstrip("/")), "--url", "https://news.example" + path)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["url"] == "https://news.example" + path
+    assert record["language"] == "ar"
+    for headline in EXPECTED[path]["related_headlines"]:
+        assert headline not in record["text"]
+    assert EXPECTED[path]["paragraphs"][0] in record["text"]
+
+
+def test_extract_list_prints_one_line_per_page(tmp_path: Path) -> None:
+    articles = [p for p, e in EXPECTED.items() if not p.startswith("_") and e["kind"] == "article"]
+    lines = [f"{PAGES / p.lstrip('/')}\thttps://news.example{p}" for p in articles]
+    lines.append(str(PAGES / "about.html"))  # no URL: the page's canonical link is used
+    lines.append(str(tmp_path / "missing.html"))
+    listing = tmp_path / "list.tsv"
+    listing.write_text("\n".join(lines) + "\n")
+    proc = run("extract", "--list", str(listing))
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == len(lines)
+    assert [o["source"] for o in out] == [line.split("\t")[0] for line in lines]
+    assert all("text" in o for o in out[: len(articles)])
+    assert "error" in out[-1] and proc.returncode == 1  # a missing file is reported, not fatal
+
+
+def test_articles_and_capture_commands(local_crawl: dict[str, Any]) -> None:
+    archive = str(local_crawl["archive"])
+    proc = run("articles", archive, "--site", "127.0.0.1")
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0 and len(records) == 8
+    url = next(r["url"] for r in records if r["url"].endswith("123290.html"))
+    head = subprocess.run(
+        [NEWSWARC, "capture", archive, url, "--headers"], capture_output=True, check=False
+    )
+    assert head.returncode == 0 and head.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"charset=windows-1256\r\n" in head.stdout and head.stdout.endswith(b"\r\n\r\n")
+    body = subprocess.run(
+        [NEWSWARC, "capture", archive, url, "--body-only"], capture_output=True, check=False
+    )
+    assert body.stdout == local_crawl["site"].body("/ar/2026/11/24/123290.html")
+    missing = run("capture", archive, url + "?nope")
+    assert missing.returncode == 1 and "no capture" in missing.stderr
+    bad = run("articles", "ftp://nowhere/x")
+    assert bad.returncode == 2 and "unsupported archive URI scheme" in bad.stderr
