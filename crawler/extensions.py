@@ -73,17 +73,25 @@ def storage_from_settings(settings: BaseSettings) -> Storage:
         session_token=settings.get("AWS_SESSION_TOKEN") or None,
         verify_etag=settings.getbool("NEWSWARC_S3_VERIFY_ETAG", True),
     )
-    return storage_from_uri(settings.get("NEWSWARC_ARCHIVE_URI") or "./archive", s3=options)
+    # ARCHIVE_URI is accepted as a setting too: `-s ARCHIVE_URI=…` must not be ignored silently.
+    uri = settings.get("ARCHIVE_URI") or settings.get("NEWSWARC_ARCHIVE_URI") or "./archive"
+    return storage_from_uri(str(uri), s3=options)
 
 
 def default_spool(storage: Storage, configured: str | None) -> Path:
-    """Return the spool folder: the setting, else ``.spool`` in a local archive, else a cache."""
+    """Return the spool folder.
+
+    The setting if given; else ``.spool`` inside a local archive; else a folder per archive URI
+    under ``$XDG_STATE_HOME/newswarc/spool`` (``~/.local/state``), the same whatever the working
+    folder, so the next run finds what a killed one left.
+    """
     if configured:
         return Path(configured).expanduser().absolute()
     if isinstance(storage, FileStorage):
         return storage.root / ".spool"
     slug = "".join(c if c.isalnum() else "_" for c in storage.uri.removeprefix("s3://"))
-    return Path(".newswarc", "spool", slug).absolute()
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state, "newswarc", "spool", slug).absolute()
 
 
 class ArchiveExtension:

@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -216,7 +217,13 @@ class WarcRoller:
             response_headers_as_sent(exchange.response_headers, len(exchange.body)),
             protocol="HTTP/1.1",
         )
-        warc_headers = {"WARC-Date": date}
+        # The usual header order of web archives: type, id, date, target first.
+        warc_headers = {
+            "WARC-Type": "response",
+            "WARC-Record-ID": f"<urn:uuid:{uuid.uuid4()}>",
+            "WARC-Date": date,
+            "WARC-Target-URI": exchange.url,
+        }
         if exchange.ip:
             warc_headers["WARC-IP-Address"] = exchange.ip
         response = writer.create_warc_record(
@@ -240,7 +247,12 @@ class WarcRoller:
             payload=io.BytesIO(exchange.request_body),
             length=len(exchange.request_body),
             http_headers=req_headers,
-            warc_headers_dict={**warc_headers, "WARC-Concurrent-To": record_id},
+            warc_headers_dict={
+                **warc_headers,
+                "WARC-Type": "request",
+                "WARC-Record-ID": f"<urn:uuid:{uuid.uuid4()}>",
+                "WARC-Concurrent-To": record_id,
+            },
         )
         writer.write_record(request)
         self._file.flush()

@@ -7,7 +7,7 @@ from lxml import html
 
 from pipelines.cleaning import remove_related_links
 
-SEED = Path(__file__).resolve().parents[2] / "shared/seeds/000_7500bd3d4b4e77f2.txt"
+SEED = Path(__file__).parent / "fixtures/seeds/000_7500bd3d4b4e77f2.txt"  # the reference page
 URL = "https://news.example.com/2026/11/28/story.html"
 P1 = "لم تبرد بعد محركات طائرة المبعوثة الأممية إلى ليبيا بعد لقائها القائد العام للجيش الليبي."
 P2 = (

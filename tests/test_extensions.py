@@ -279,3 +279,30 @@ def test_bad_archive_config_stops_the_crawl_at_start(
         assert site.requests == []  # not one page fetched
     finally:
         site.stop()
+
+
+def test_archive_uri_setting_and_its_alias(tmp_path: Path) -> None:
+    from scrapy.settings import Settings
+
+    from crawler.extensions import storage_from_settings
+    from pipelines.storage import FileStorage
+
+    plain = storage_from_settings(Settings({"NEWSWARC_ARCHIVE_URI": str(tmp_path / "a")}))
+    assert isinstance(plain, FileStorage) and plain.root == tmp_path / "a"
+    alias = storage_from_settings(
+        Settings({"NEWSWARC_ARCHIVE_URI": str(tmp_path / "a"), "ARCHIVE_URI": str(tmp_path / "b")})
+    )
+    assert isinstance(alias, FileStorage) and alias.root == tmp_path / "b"
+
+
+def test_default_spool_does_not_depend_on_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.extensions import default_spool
+    from pipelines.storage import FileStorage, storage_from_uri
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    s3 = storage_from_uri("s3://bucket/news/daily", s3=S3Options(endpoint_url="http://x:1"))
+    assert default_spool(s3, None) == tmp_path / "state/newswarc/spool/bucket_news_daily"
+    assert default_spool(FileStorage(tmp_path / "arch"), None) == tmp_path / "arch/.spool"
+    assert default_spool(s3, str(tmp_path / "mine")) == tmp_path / "mine"
