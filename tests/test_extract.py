@@ -21,7 +21,8 @@ def page(title: str = "Council approves flood barrier | Daily Meridian", extra: 
     return (
         f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         '<meta property="og:site_name" content="Daily Meridian"></head>'
-        f"<body><article><h1>Council approves flood barrier</h1>{body}{extra}</article></body></html>"
+        "<body><article><h1>Council approves flood barrier</h1>"
+        f"{body}{extra}</article></body></html>"
     ).encode()
 
 
