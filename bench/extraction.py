@@ -1,0 +1,140 @@
+"""Extraction quality on the fixture corpus: newswarc against plain trafilatura, same pages.
+
+Runs `newswarc extract --list` over `tests/fixtures/extraction/pages`, and plain
+`trafilatura.extract` (default options, with metadata) on the same bytes, and scores both against
+the gold files: the ScrapingHub article-extraction-benchmark metric (precision, recall and F1 over
+4-word shingles, averaged per page), the share of pages that leak a related headline, and the share
+whose title, publication date and authors are right.
+
+    .venv/bin/python bench/extraction.py [--show-failures]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.scoring import corpus_scores, leaks, norm, page_counts  # noqa: E402
+
+CORPUS = ROOT / "tests/fixtures/extraction"
+
+
+def load_gold() -> list[tuple[Path, dict[str, Any]]]:
+    """Return (page path, gold record) for every fixture page."""
+    return [
+        (CORPUS / "pages" / (g.stem + ".html"), json.loads(g.read_text("utf-8")))
+        for g in sorted((CORPUS / "gold").glob("*.json"))
+    ]
+
+
+def run_newswarc(gold: list[tuple[Path, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Run `newswarc extract --list` once over all pages; return records by source path."""
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as fh:
+        for path, g in gold:
+            fh.write(f"{path}\t{g['url']}\n")
+    cmd = [str(Path(sys.executable).parent / "newswarc"), "extract", "--list", fh.name]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+    Path(fh.name).unlink()
+    records = [json.loads(line) for line in out.splitlines()]
+    return {r["source"]: r for r in records}
+
+
+def run_trafilatura(gold: list[tuple[Path, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Run plain trafilatura with its defaults; return title, date, authors and text by path."""
+    import trafilatura
+
+    out = {}
+    for path, g in gold:
+        raw = trafilatura.extract(
+            path.read_bytes(), url=g["url"], output_format="json", with_metadata=True
+        )
+        doc = json.loads(raw) if raw else {}
+        out[str(path)] = {
+            "text": doc.get("text") or "",
+            "title": doc.get("title"),
+            "published": doc.get("date"),
+            "authors": [a.strip() for a in (doc.get("author") or "").split(";") if a.strip()],
+        }
+    return out
+
+
+def date_right(gold: str | None, got: str | None) -> bool:
+    """A date is right when its calendar day matches the gold one (or both are absent)."""
+    if not gold:
+        return not got
+    return bool(got) and str(got)[:10] == gold[:10]
+
+
+def score(
+    gold: list[tuple[Path, dict[str, Any]]], got: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Score one extractor's output against the gold records."""
+    counts, leaking, fails = [], 0, []
+    right = {"title": 0, "date": 0, "authors": 0}
+    related_pages = 0
+    for path, g in gold:
+        r = got.get(str(path)) or {}
+        text = r.get("text") or ""
+        counts.append(page_counts(g["text"], text))
+        if g["related_headlines"]:
+            related_pages += 1
+            if leaks(text, g["related_headlines"]):
+                leaking += 1
+                fails.append((path.name, "leak", leaks(text, g["related_headlines"])))
+        if norm(r.get("title") or "") == norm(g["title"]):
+            right["title"] += 1
+        else:
+            fails.append((path.name, "title", r.get("title")))
+        if date_right(g.get("published"), r.get("published")):
+            right["date"] += 1
+        else:
+            fails.append((path.name, "date", (g.get("published"), r.get("published"))))
+        if sorted(map(norm, r.get("authors") or [])) == sorted(map(norm, g["authors"])):
+            right["authors"] += 1
+        else:
+            fails.append((path.name, "authors", (g["authors"], r.get("authors"))))
+    n = len(gold)
+    return {
+        **corpus_scores(counts),
+        "leak": leaking / max(related_pages, 1),
+        **{k: v / n for k, v in right.items()},
+        "failures": fails,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--show-failures", action="store_true")
+    args = parser.parse_args()
+    gold = load_gold()
+    rows = {
+        "newswarc": score(gold, run_newswarc(gold)),
+        "trafilatura": score(gold, run_trafilatura(gold)),
+    }
+    related = sum(1 for _, g in gold if g["related_headlines"])
+    print(f"{len(gold)} pages ({related} with inline related links)")
+    print(
+        f"{'extractor':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'leaking':>8} {'title':>6} {'date':>6} {'authors':>8}"
+    )
+    for name, s in rows.items():
+        print(
+            f"{name:<12} {s['precision']:9.3f} {s['recall']:7.3f} {s['f1']:6.3f} {s['leak']:8.1%} "
+            f"{s['title']:6.1%} {s['date']:6.1%} {s['authors']:8.1%}"
+        )
+    if args.show_failures:
+        for name, s in rows.items():
+            print(f"\n{name} failures:")
+            for fail in s["failures"]:
+                print("  ", fail)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Text-extraction scoring: the ScrapingHub article-extraction-benchmark metric and helpers.
+
+Precision and recall over 4-word shingles (counted with multiplicity), normalized per page so
+long articles do not weigh more, averaged over pages; F1 from the averaged precision and recall.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from collections import Counter
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def tokens(text: str) -> list[str]:
+    """Return the word tokens of ``text`` (any script)."""
+    return _TOKEN.findall(text or "")
+
+
+def shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
+    """Return the multiset of ``n``-token shingles of ``text``."""
+    toks = tokens(text)
+    return Counter(
+        tuple(toks[i : i + n]) for i in range(max(1, len(toks) - n + 1)) if toks[i : i + n]
+    )
+
+
+def page_counts(gold: str, predicted: str) -> tuple[float, float, float]:
+    """Return one page's (tp, fp, fn) shares over shingles, summing to 1 (or all 0)."""
+    g, p = shingles(gold), shingles(predicted)
+    tp = sum((g & p).values())
+    fp = sum((p - g).values())
+    fn = sum((g - p).values())
+    total = tp + fp + fn
+    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+def _precision(tp: float, fp: float, fn: float) -> float:
+    if fp == fn == 0:
+        return 1.0
+    return 0.0 if tp == fp == 0 else tp / (tp + fp)
+
+
+def _recall(tp: float, fp: float, fn: float) -> float:
+    if fp == fn == 0:
+        return 1.0
+    return 0.0 if tp == fn == 0 else tp / (tp + fn)
+
+
+def corpus_scores(pages: list[tuple[float, float, float]]) -> dict[str, float]:
+    """Return averaged precision, recall and their F1 over pages."""
+    precision = statistics.mean(_precision(*c) for c in pages if c[0] + c[1] > 0)
+    recall = statistics.mean(_recall(*c) for c in pages if c[0] + c[2] > 0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def norm(text: str) -> str:
+    """Normalize for containment checks: NFKC, no tatweel or zero-width marks, single spaces."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = re.sub("[\u0640\u200b-\u200f\u2066-\u2069]", "", text)
+    return " ".join(text.split()).casefold()
+
+
+def leaks(text: str, headlines: list[str]) -> list[str]:
+    """Return the related headlines that appear in ``text``."""
+    body = norm(text)
+    return [h for h in headlines if norm(h) and norm(h) in body]
