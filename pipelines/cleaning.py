@@ -56,7 +56,8 @@ LABELS = (
 
 _SEPARATOR_LINES = frozenset({"-", "–", "—", "•", "*", "|", "·"})
 _SEPARATORS = re.compile(r"[\s\-–—•·*|/:：»«>»،,.؛;()\[\]]+")
-_BLOCKS = ("p", "div", "ul", "ol", "li", "aside", "section", "figure", "h4", "h5", "h6")
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+_BLOCKS = ("p", "div", "ul", "ol", "li", "aside", "section", "figure", *_HEADINGS)
 _PROSE = ("p", "h1", "h2", "h3", "blockquote")
 _MAX_BLOCK_LETTERS = 600  # a related box is a few headlines; longer blocks are content
 _CARD_RESIDUE = 15  # letters outside links a headline card may have (date, section)
@@ -107,7 +108,7 @@ class _Measurer:
         parts = urlsplit(page_url)
         self.page_url = page_url
         self.netloc = parts.netloc
-        self.page_path = parts.path
+        self.page_target = parts.path + (f"?{parts.query}" if parts.query else "")
         self.site = site
         self.sizes: dict[Any, _Measure] = {}
 
@@ -129,11 +130,14 @@ class _Measurer:
             netloc, path = self.netloc, href
         else:
             parts = urlsplit(urljoin(self.page_url, href))
-            netloc, path = parts.netloc, parts.path
-        path = path.partition("#")[0].partition("?")[0]
+            netloc = parts.netloc
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+        target = path.partition("#")[0]
+        path = target.partition("?")[0]
         if _site(netloc) != self.site or path in ("", "/"):
             return False
-        return path != self.page_path
+        # Same path, other query: another article on sites like /article.php?id=N.
+        return target != self.page_target
 
     def measure(self, el: Any) -> _Measure:
         letters = _letters(el.text or "")
@@ -157,6 +161,9 @@ class _Measurer:
 def _is_related_block(el: Any, m: _Measure) -> bool:
     if m.links == 0 or m.letters == 0 or m.letters > _MAX_BLOCK_LETTERS:
         return False
+    if el.tag in _HEADINGS:
+        # A heading is a sub-heading unless all of it is a link to another article.
+        return m.link_letters == m.letters
     # A block that holds prose paragraphs of its own is a container, not a headline list.
     if el.tag not in ("p", "li") and m.prose:
         return False

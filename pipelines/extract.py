@@ -14,7 +14,13 @@ from trafilatura.settings import Extractor
 from pipelines import __version__
 from pipelines.charset import decode_html
 from pipelines.cleaning import remove_related_links
-from pipelines.metadata import iso_date, parse_html, read_page_meta, split_authors
+from pipelines.metadata import (
+    iso_date,
+    parse_html,
+    read_page_meta,
+    read_visible_meta,
+    split_authors,
+)
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:•·»]\s+|\s+::\s+")
 
@@ -77,6 +83,7 @@ def extract_article(
     text, encoding = decode_html(body, content_type)
     tree = parse_html(text)
     meta = read_page_meta(tree)
+    visible = read_visible_meta(tree)
     # A saved page given without its URL still names itself in its canonical link.
     url = url or meta.canonical_url or ""
     report = remove_related_links(tree, url)
@@ -89,8 +96,11 @@ def extract_article(
     article_text = "\n".join(line.strip() for line in doc.text.splitlines() if line.strip())
     site_name = meta.site_name or doc.sitename
     title = _strip_site_suffix(meta.title or doc.title, site_name)
-    authors = meta.authors or split_authors((doc.author or "").split(";"))
+    # The printed byline is what readers see; it often names more authors than the markup.
+    authors = visible.authors or meta.authors or split_authors((doc.author or "").split(";"))
     published, date_source = meta.published, meta.published_source
+    if not published and visible.published:
+        published, date_source = visible.published, "visible-text"
     if not published and doc.date:
         published, date_source = iso_date(doc.date), "htmldate"
     return {

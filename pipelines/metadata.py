@@ -30,7 +30,14 @@ ARTICLE_TYPES = frozenset(
 )
 
 _AUTHOR_PREFIX = re.compile(
-    r"^\s*(by|from|بقلم|كتب|كتبت|كتبه|تحرير|إعداد|اعداد|par|von|автор)\s*[:：\-–]?\s*",
+    r"^\s*(by|from|بقلم|كتب|كتبت|كتبه|تحرير|إعداد|اعداد|par|por|von|автор|авторы|نویسنده)"
+    r"(?![\w])\s*[:：\-–]?\s*",
+    re.IGNORECASE,
+)
+# Bylines that name no person.
+_NOT_A_PERSON = re.compile(
+    r"^(staff( report| writer)?s?|editorial( (board|staff|team))?|the editors?|agencies|wires?|"
+    r"newsroom|reuters|afp|ap|المحرر|هيئة التحرير|وكالات|محرر الموقع|فريق التحرير|редакция)$",
     re.IGNORECASE,
 )
 
@@ -81,6 +88,8 @@ def _names(value: Any) -> list[str]:
     if isinstance(value, list):
         return [n for v in value for n in _names(v)]
     if isinstance(value, dict):
+        if "Organization" in _types(value) or "NewsMediaOrganization" in _types(value):
+            return []  # the publisher as author names no person
         return _names(value.get("name"))
     if isinstance(value, str) and value.strip():
         return [value.strip()]
@@ -102,12 +111,19 @@ def clean_author(name: str) -> str | None:
 
 
 def split_authors(names: list[str]) -> list[str]:
-    """Split joined bylines ("A and B", "A، B") and deduplicate, keeping order."""
+    """Split joined bylines ("A and B", "A، B"), drop non-persons, deduplicate, keep order."""
     out: list[str] = []
     for raw in names:
-        for part in re.split(r"\s*(?:;|،|,|\band\b|\s&\s|\sو\s)\s*", raw):
+        for part in re.split(r"\s*(?:;|،|,|\band\b|\bet\b|\bи\b|\s&\s|\sو\s?(?=\S))\s*", raw):
             name = clean_author(part)
-            if name and name not in out and not name.startswith("http"):
+            if (
+                name
+                and name not in out
+                and not name.startswith("http")
+                and not _NOT_A_PERSON.match(name)
+                and not re.search(r"\d", name)
+                and len(name.split()) <= 6
+            ):
                 out.append(name)
     return out
 
@@ -217,3 +233,66 @@ def parse_html(text: str) -> Any:
     # lxml refuses str input that still carries an XML encoding declaration.
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     return lxml_html.document_fromstring(text or "<html></html>")
+
+
+@dataclass
+class VisibleMeta:
+    """Byline and date as printed near the headline, for pages that declare neither."""
+
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+
+
+_NEAR_HEADLINE = 60  # elements after the <h1> where bylines and dates are printed
+_SHORT = 160  # characters: a byline or date line, not prose
+
+
+def _after_headline(tree: Any) -> list[Any]:
+    body = tree.find("body")
+    h1 = body.find(".//h1") if body is not None else None
+    if h1 is None:
+        return []
+    inside = set(h1.iter())
+    out = []
+    seen = False
+    for el in body.iter():
+        if el is h1:
+            seen = True
+        elif seen and el not in inside and isinstance(el.tag, str):
+            if el.tag == "p" and len(el.text_content()) > 200:
+                break  # the article text has started
+            out.append(el)
+            if len(out) >= _NEAR_HEADLINE:
+                break
+    return out
+
+
+def _byline_names(el: Any, text: str) -> list[str]:
+    anchors = [" ".join(a.text_content().split()) for a in el.iter("a")]
+    anchors = [a for a in anchors if a and not _AUTHOR_PREFIX.match(a + " ")]
+    if anchors:
+        return split_authors(anchors)
+    rest = _AUTHOR_PREFIX.sub("", text, count=1)
+    # The name ends where the date, a separator or a second field begins.
+    rest = re.split(r"\s[|•·]\s|\s[-–—]\s|\d|[|•·]|\s{2,}", rest)[0]
+    return split_authors([rest])
+
+
+def read_visible_meta(tree: Any) -> VisibleMeta:
+    """Read the byline and publication date printed just after the headline."""
+    from pipelines.dates import find_dates
+
+    found = VisibleMeta()
+    for el in _after_headline(tree):
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > _SHORT:
+            continue
+        if not found.authors and _AUTHOR_PREFIX.match(text):
+            found.authors = _byline_names(el, text)
+        if found.published is None:
+            dates = [d for d in find_dates(text) if not d.updated]
+            if dates:
+                found.published = dates[0].iso
+        if found.authors and found.published:
+            break
+    return found
