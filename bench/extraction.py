@@ -121,9 +121,9 @@ def main() -> None:
     }
     related = sum(1 for _, g in gold if g["related_headlines"])
     print(f"{len(gold)} pages ({related} with inline related links)")
-    print(
-        f"{'extractor':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'leaking':>8} {'title':>6} {'date':>6} {'authors':>8}"
-    )
+    heads = ("precision", "recall", "F1", "leaking", "title", "date", "authors")
+    widths = (9, 7, 6, 8, 6, 6, 8)
+    print(f"{'extractor':<12} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)))
     for name, s in rows.items():
         print(
             f"{name:<12} {s['precision']:9.3f} {s['recall']:7.3f} {s['f1']:6.3f} {s['leak']:8.1%} "

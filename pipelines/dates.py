@@ -1,4 +1,4 @@
-"""Dates written for readers (Arabic, English, French month names; Arabic-Indic digits) to ISO 8601."""
+"""Dates written for readers (Arabic, English, French months; Arabic-Indic digits) to ISO 8601."""
 
 from __future__ import annotations
 
