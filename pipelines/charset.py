@@ -84,10 +84,24 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
             continue
         text = body.decode(enc, "replace")
         if _errors(text) <= max(1, len(text) * _BAD_SHARE):
+            if _single_byte(enc) and _latin_mojibake(text):
+                # Declared Latin, but the letters say another script (cp1256 Arabic read as
+                # cp1252 gives "ÇáÓÝÇÑÉ"): let detection decide.
+                return _detect(body, declared)
             return text, enc
     if utf8 or not re.search(rb"[\x80-\xff]", body):
         return body.decode("utf-8", "replace"), "utf-8"
     return _detect(body, declared)
+
+
+def _latin_mojibake(text: str) -> bool:
+    """Tell whether text is mostly accented Latin capitals and symbols: another script misread."""
+    body = re.sub(r"<[^>]*>", " ", text[:200_000])
+    letters = [c for c in body if c.isalpha()]
+    if len(letters) < 200:
+        return False
+    high = sum("\u00c0" <= c <= "\u00ff" for c in letters)
+    return high / len(letters) > 0.3
 
 
 def _single_byte(enc: str) -> bool:
@@ -100,7 +114,7 @@ def _single_byte(enc: str) -> bool:
 def _detect(body: bytes, declared: list[str]) -> tuple[str, str]:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body, cp_isolation=None).best()
+    best = from_bytes(body).best()
     if best is not None and best.encoding:
         found = normalize_encoding(best.encoding) or best.encoding
         return body.decode(found, "replace"), found

@@ -224,3 +224,35 @@ def _drop(el: Any) -> None:
     if el.getparent() is not None:
         # drop_tree keeps the tail text, which belongs to the parent.
         el.drop_tree()
+
+
+# Embedded posts: their quoted text is someone else's words, their chrome is noise.
+_EMBEDS = (
+    "//blockquote[contains(@class, 'twitter') or contains(@class, 'instagram')"
+    " or contains(@class, 'tiktok') or contains(@class, 'facebook') or contains(@class, 'embed')]"
+    " | //amp-twitter | //amp-instagram | //amp-facebook | //amp-youtube | //amp-iframe | //iframe"
+)
+_FORM_TEXT = 300  # letters: a sign-up box is a line or two around its form
+
+
+def remove_boilerplate(tree: Any) -> int:
+    """Remove embedded social posts and sign-up boxes (blocks built around a form); count them."""
+    removed = 0
+    for el in tree.xpath(_EMBEDS):
+        if el.getparent() is not None:
+            _drop(el)
+            removed += 1
+    for form in tree.xpath("//form | //input[@type='email']"):
+        box = form
+        # Climb to the box that holds the form with its pitch, not further.
+        for parent in form.iterancestors():
+            if (
+                parent.tag in ("body", "article", "main")
+                or _letters(parent.text_content()) > _FORM_TEXT
+            ):
+                break
+            box = parent
+        if box.getparent() is not None and _letters(box.text_content()) <= _FORM_TEXT:
+            _drop(box)
+            removed += 1
+    return removed

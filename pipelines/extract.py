@@ -5,15 +5,17 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import ftfy
 import trafilatura
 from trafilatura.settings import Extractor
 
 from pipelines import __version__
 from pipelines.charset import decode_html
-from pipelines.cleaning import remove_related_links
+from pipelines.cleaning import remove_boilerplate, remove_related_links
 from pipelines.metadata import (
     iso_date,
     parse_html,
@@ -64,6 +66,87 @@ def _strip_site_suffix(title: str | None, site_name: str | None) -> str | None:
     return title or None
 
 
+_RIGHTS = re.compile(
+    r"^(©|\(c\)|copyright\b|all rights reserved|جميع الحقوق محفوظة|حقوق النشر|tous droits réservés"
+    r"|все права защищены)",
+    re.IGNORECASE,
+)
+
+
+def _body_lines(text: str, title: str | None) -> list[str]:
+    """Return the article's lines without the headline, what precedes it, and rights notices."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if title:
+        key = " ".join(title.split()).casefold()
+        # The headline (and a kicker or breadcrumb above it) is not body text: it has its field.
+        for i, line in enumerate(lines[:3]):
+            if line.casefold() == key:
+                lines = lines[i + 1 :]
+                break
+    return [line for line in lines if not (len(line) < 300 and _RIGHTS.match(line))]
+
+
+# Trafilatura drops non-printable characters, among them the zero-width (non-)joiners that
+# Persian, Urdu and Kurdish spelling needs ("می‌شود"); carry them through as printable stand-ins.
+_JOINERS = {"\u200c": "\u2e3a", "\u200d": "\u2e3b"}
+
+
+def _protect_joiners(text: str) -> tuple[str, Callable[[str], str]]:
+    used = {j: p for j, p in _JOINERS.items() if j in text and p not in text}
+    if not used:
+        return text, lambda s: s
+    for joiner, stand_in in used.items():
+        text = text.replace(joiner, stand_in)
+
+    def restore(value: str) -> str:
+        for joiner, stand_in in used.items():
+            value = value.replace(stand_in, joiner)
+        return value
+
+    return text, restore
+
+
+def _with_subheadings(tree: Any, lines: list[str]) -> list[str]:
+    """Put back sub-headings trafilatura dropped: a short h2-h4 right before a kept paragraph."""
+    present = {line.casefold() for line in lines}
+    index = {line.casefold(): i for i, line in enumerate(lines)}
+    inserts: dict[int, str] = {}
+    for heading in tree.iter("h2", "h3", "h4"):
+        text = " ".join(heading.text_content().split())
+        if (
+            not text
+            or len(text) > 120
+            or text.casefold() in present
+            or heading.find(".//a") is not None
+        ):
+            continue
+        follower = heading.getnext()
+        if follower is None or follower.tag != "p":
+            continue
+        nxt = " ".join(follower.text_content().split()).casefold()
+        if nxt in index and index[nxt] not in inserts:
+            inserts[index[nxt]] = text
+    if not inserts:
+        return lines
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if i in inserts:
+            out.append(inserts[i])
+        out.append(line)
+    return out
+
+
+def _restored(value: Any, restore: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return restore(value)
+    if isinstance(value, list):
+        return [_restored(v, restore) for v in value]
+    if isinstance(value, dict):
+        return {k: _restored(v, restore) for k, v in value.items()}
+    return value
+
+
 def _guess_language(text: str) -> str | None:
     letters = [c for c in text[:4000] if c.isalpha()]
     if not letters:
@@ -81,21 +164,31 @@ def extract_article(
     page holds no extractable text. Never raises on bad input: undecodable bytes are replaced.
     """
     text, encoding = decode_html(body, content_type)
+    mojibake = ftfy.badness.is_bad(re.sub(r"<[^>]*>", " ", text[:100_000]))
+    if mojibake:
+        # The page itself carries mojibake (UTF-8 once read as Latin-1 by its CMS): repair it
+        # before extraction, which would drop the C1 control characters ftfy needs.
+        text = ftfy.fix_encoding(text)
+    text, restore = _protect_joiners(text)
     tree = parse_html(text)
     meta = read_page_meta(tree)
     visible = read_visible_meta(tree)
     # A saved page given without its URL still names itself in its canonical link.
     url = url or meta.canonical_url or ""
     report = remove_related_links(tree, url)
+    boilerplate = remove_boilerplate(tree)
     options = copy.copy(extractor_options())
     options.url = url
     options.source = url
     doc = trafilatura.bare_extraction(tree, options=options)
     if doc is None or not isinstance(doc, trafilatura.core.Document) or not doc.text:
         return None
-    article_text = "\n".join(line.strip() for line in doc.text.splitlines() if line.strip())
     site_name = meta.site_name or doc.sitename
     title = _strip_site_suffix(meta.title or doc.title, site_name)
+    lines = _with_subheadings(tree, _body_lines(doc.text, title))
+    article_text = restore("\n".join(lines))
+    if not article_text:
+        return None
     # The printed byline is what readers see; it often names more authors than the markup.
     authors = visible.authors or meta.authors or split_authors((doc.author or "").split(";"))
     published, date_source = meta.published, meta.published_source
@@ -103,7 +196,7 @@ def extract_article(
         published, date_source = visible.published, "visible-text"
     if not published and doc.date:
         published, date_source = iso_date(doc.date), "htmldate"
-    return {
+    record = {
         "canonical_url": meta.canonical_url or None,
         "title": title,
         "authors": authors,
@@ -121,12 +214,15 @@ def extract_article(
         "extractor": extractor_info(),
         "quality": {
             "charset": encoding,
+            "mojibake_fixed": mojibake,
             "declared_article": meta.is_article,
             "page_types": meta.types,
             "removed_blocks": report.removed_blocks,
             "removed_separators": report.removed_separators,
+            "removed_boilerplate": boilerplate,
             "date_source": date_source,
             "text_chars": len(article_text),
             "paragraphs": article_text.count("\n") + 1,
         },
     }
+    return _restored(record, restore)

@@ -58,3 +58,17 @@ def test_declared_utf8_with_invalid_bytes_falls_back() -> None:
 )
 def test_labels_map_to_browser_codecs(label: str, codec: str | None) -> None:
     assert normalize_encoding(label) == codec
+
+
+def test_arabic_declared_as_latin1_is_not_read_as_latin() -> None:
+    body = (page('<meta charset="iso-8859-1">') * 8).encode("cp1256")
+    text, enc = decode_html(body, "text/html; charset=iso-8859-1")
+    assert ARABIC in text and enc == "cp1256"
+
+
+def test_real_latin1_french_stays_latin1() -> None:
+    french = "<p>L'été dernier, la fréquentation a augmenté à Marrakech et à Fès.</p>" * 20
+    text, enc = decode_html(
+        f"<html><body>{french}</body></html>".encode("cp1252"), "text/html; charset=iso-8859-1"
+    )
+    assert "été dernier" in text and enc == "cp1252"

@@ -55,3 +55,40 @@ def test_helpers() -> None:
     assert iso_date("2026-11-28T10:15:00Z") == "2026-11-28T10:15:00+00:00"
     assert iso_date("not a date") is None
     assert split_authors(["كتب: محمد أحمد، ليلى سالم"]) == ["محمد أحمد", "ليلى سالم"]
+
+
+def test_visible_byline_and_date_after_the_headline() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    tree = parse_html(
+        "<html><body><header>الخميس 28 نوفمبر 2026</header><h1>عنوان</h1>"
+        '<div class="c-8e5f">كتب: أحمد عبد الحميد و منى سالم</div>'
+        "<div><span>الثلاثاء، 17 مارس 2026 02:15 م</span> | آخر تحديث 18 مارس 2026</div>"
+        "<p>" + "نص المقال " * 40 + "</p><p>بقلم: شخص آخر في الأسفل</p></body></html>"
+    )
+    found = read_visible_meta(tree)
+    assert found.authors == ["أحمد عبد الحميد", "منى سالم"]
+    assert found.published == "2026-03-17T14:15:00"  # not the header's "today", nor the update
+
+
+def test_byline_links_name_the_authors() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    tree = parse_html(
+        '<html><body><h1>Headline</h1><div>By <a href="/a/1">Hannah Okafor</a> and '
+        '<a href="/a/2">Tariq Mansour</a></div><div>May 12, 2026 10:30 GMT</div></body></html>'
+    )
+    found = read_visible_meta(tree)
+    assert found.authors == ["Hannah Okafor", "Tariq Mansour"]
+    assert found.published == "2026-05-12T10:30:00"
+
+
+def test_organization_and_staff_bylines_are_not_people() -> None:
+    meta = read_page_meta(
+        parse_html(
+            '<html><head><script type="application/ld+json">{"@type": "NewsArticle",'
+            '"author": {"@type": "Organization", "name": "قناة الأفق"}}</script></head></html>'
+        )
+    )
+    assert meta.authors == []
+    assert split_authors(["Staff report"]) == []
