@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import platform
 import secrets
+import shutil
 import socket
 import sys
 from collections.abc import Callable
@@ -16,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 
 from pipelines import __version__
-from pipelines.spool import ClosedFile, recover
+from pipelines.spool import ClosedFile, SpoolFile, recover
 from pipelines.storage import FileStorage, S3Options, Storage, StorageError, storage_from_uri
 from pipelines.uploader import Uploader
 from pipelines.warcfile import Exchange, RecordPointer, WarcRoller
@@ -89,9 +91,40 @@ def default_spool(storage: Storage, configured: str | None) -> Path:
         return Path(configured).expanduser().absolute()
     if isinstance(storage, FileStorage):
         return storage.root / ".spool"
+    # Readable, and unique per store: "s3://a-b/c" and "s3://a/b-c" must not share a spool.
     slug = "".join(c if c.isalnum() else "_" for c in storage.uri.removeprefix("s3://"))
+    digest = hashlib.sha1(archive_identity(storage).encode(), usedforsecurity=False).hexdigest()
     state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state, "newswarc", "spool", slug).absolute()
+    return Path(state, "newswarc", "spool", f"{slug[:80]}-{digest[:10]}").absolute()
+
+
+def archive_identity(storage: Storage) -> str:
+    """Return what names an archive: its URI, and the endpoint for S3-compatible stores."""
+    client = getattr(storage, "client", None)
+    endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+    return f"{storage.uri} at {endpoint}" if endpoint else storage.uri
+
+
+def claim_spool(spool: Path, storage: Storage) -> None:
+    """Mark the spool as this archive's, or refuse one that belongs to another archive.
+
+    Raises:
+        StorageError: the spool holds files of another archive (they would be uploaded there).
+
+    """
+    marker = spool / ".archive"
+    identity = archive_identity(storage)
+    if marker.exists():
+        owner = marker.read_text("utf-8").strip()
+        if owner != identity:
+            raise StorageError(
+                f"spool folder {spool} belongs to {owner}, not {identity}: "
+                "set NEWSWARC_SPOOL_DIR to a folder of its own"
+            )
+        return
+    tmp = spool / f".archive.{os.getpid()}"
+    tmp.write_text(identity + "\n", "utf-8")
+    os.replace(tmp, marker)
 
 
 class ArchiveExtension:
@@ -114,6 +147,7 @@ class ArchiveExtension:
         backoff: tuple[float, float],
         warc_options: dict[str, Any],
         roll_check_interval: float,
+        min_free: int = 0,
     ) -> None:
         self.crawler = crawler
         self.storage = storage
@@ -132,6 +166,7 @@ class ArchiveExtension:
         )
         self._roll_timer = task.LoopingCall(self._tick)
         self._roll_check_interval = roll_check_interval
+        self.min_free = min_free
         self._tickers: list[Callable[[], object]] = [self.warc.roll_if_stale]
 
     @classmethod
@@ -143,13 +178,17 @@ class ArchiveExtension:
             storage = storage_from_settings(settings)
             storage.check()
             spool = default_spool(storage, settings.get("NEWSWARC_SPOOL_DIR"))
-            spool.mkdir(parents=True, exist_ok=True)
-            if not os.access(spool, os.W_OK):
-                raise StorageError(f"spool folder {spool} is not writable")
+            try:
+                spool.mkdir(parents=True, exist_ok=True)
+                claim_spool(spool, storage)
+            except OSError as exc:
+                raise StorageError(f"spool folder {spool} is not writable: {exc}") from exc
+            crawl_id = settings.get("NEWSWARC_CRAWL_ID") or new_crawl_id()
+            if settings.get("NEWSWARC_CRAWL_ID") and storage.exists(f"crawls/{crawl_id}.json"):
+                raise StorageError(f"crawl id {crawl_id} was already used in {storage.uri}")
         except StorageError as exc:
             logger.critical("newswarc: archive unusable, crawl not started: %s", exc)
             raise ArchiveConfigError(str(exc)) from None
-        crawl_id = settings.get("NEWSWARC_CRAWL_ID") or new_crawl_id()
         user_agent = settings.get("USER_AGENT", "")
         ext = cls(
             crawler,
@@ -176,6 +215,7 @@ class ArchiveExtension:
                 },
             },
             roll_check_interval=settings.getfloat("NEWSWARC_ROLL_CHECK_INTERVAL", 30.0),
+            min_free=settings.getint("NEWSWARC_SPOOL_MIN_FREE", 256 * 1024 * 1024),
         )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -201,19 +241,43 @@ class ArchiveExtension:
 
     def _tick(self) -> None:
         for func in self._tickers:
-            func()
+            try:
+                func()
+            except Exception:
+                # One failure (a full disk at close) must not stop the timer for good.
+                logger.exception("newswarc: periodic %s failed", getattr(func, "__name__", func))
+        self._check_free_space()
+
+    def _check_free_space(self) -> None:
+        if not self.min_free:
+            return
+        free = shutil.disk_usage(self.spool).free
+        if free < self.min_free and self.crawler.engine is not None:
+            # Fetching more would only fetch what cannot be archived.
+            logger.critical(
+                "newswarc: %d bytes free in the spool %s (minimum %d): stopping the crawl",
+                free,
+                self.spool,
+                self.min_free,
+            )
+            self._roll_timer.stop()
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="newswarc_spool_full"))
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def spider_opened(self, spider: Spider) -> None:
+        self._roll_timer.start(self._roll_check_interval, now=False)
         for closed in recover(self.spool):
+            try:
+                self.publish(closed)
+            except OSError as exc:  # one unreadable leftover must not stop the others
+                logger.error("Leftover %s not queued for upload: %s", closed.path, exc)
+                continue
             logger.info("Recovered %s from an earlier run; uploading it", closed.path)
             self.recovered.append(closed.key)
-            self.publish(closed)
         if self.crawler.stats is not None:
             self.crawler.stats.set_value("newswarc/crawl_id", self.crawl_id)
             self.crawler.stats.set_value("newswarc/files/recovered", len(self.recovered))
-        self._roll_timer.start(self._roll_check_interval, now=False)
         logger.info(
             "newswarc crawl %s archiving to %s (spool %s)",
             self.crawl_id,
@@ -234,15 +298,16 @@ class ArchiveExtension:
 
     def _store_manifest(self, manifest: dict[str, Any]) -> None:
         key = f"crawls/{self.crawl_id}.json"
-        path = self.spool / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        os.replace(tmp, path)
+        # Through a spool file, locked from its creation: no other crawl's recovery takes it.
+        spool_file = SpoolFile(self.spool, key, "application/json")
+        spool_file.write(json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n")
+        closed = spool_file.close()
         try:
-            self.storage.store_file(path, key, content_type="application/json")
+            self.storage.store_file(closed.path, key, content_type="application/json")
         except Exception as exc:  # the manifest stays in the spool for the next run
-            logger.error("Manifest %s kept in the spool, upload failed: %s", path, exc)
+            logger.error("Manifest %s kept in the spool, upload failed: %s", closed.path, exc)
+        finally:
+            closed.release()
 
     def manifest(self, reason: str, *, pending: list[str]) -> dict[str, Any]:
         """Return the crawl's manifest: counts, failures, settings, versions, files."""

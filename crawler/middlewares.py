@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: request.meta key with the capture time of the current download attempt.
+#: request.meta (and response.meta) key with the capture time of the response.
 FETCH_TIME = "newswarc_fetch_time"
 #: request.meta (and so response.meta) key with the response record's WARC pointer.
 WARC_POINTER = "newswarc_warc"
@@ -43,8 +43,16 @@ def exchange_from(request: Request, response: Response, date: datetime) -> Excha
         for value in values
     ]
     if not any(name.lower() == "host" for name, _ in request_headers):
-        # Twisted adds Host on the wire after the other headers; record it the same way.
-        request_headers.append(("Host", urlsplit(request.url).netloc))
+        # Twisted adds Host on the wire after the other headers; record it the same way: no
+        # credentials, and the port only when it is not the scheme's default.
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        if parts.port and parts.port != default:
+            host = f"{host}:{parts.port}"
+        request_headers.append(("Host", host))
     response_headers = [
         (_latin1(name), _latin1(value))
         for name, values in response.headers.items()
@@ -84,13 +92,14 @@ class WarcCaptureMiddleware:
         assert crawler.stats is not None
         return cls(archive, crawler.stats)
 
-    def process_request(self, request: Request) -> None:
-        request.meta[FETCH_TIME] = datetime.now(UTC)
-
     def process_response(self, request: Request, response: Response) -> Response:
         if "cached" in response.flags:
             return response
-        date = request.meta.get(FETCH_TIME) or datetime.now(UTC)
+        # The capture time is when the request went out. process_request runs before Scrapy's
+        # per-site queue (delays, AutoThrottle), so it would be early by up to the delay; the
+        # handler's latency (send to response headers) gives the sending time instead.
+        date = datetime.now(UTC) - timedelta(seconds=request.meta.get("download_latency") or 0.0)
+        request.meta[FETCH_TIME] = date
         pointer = self.archive.write_capture(exchange_from(request, response, date))
         request.meta[WARC_POINTER] = pointer
         self.stats.inc_value("newswarc/warc/captures")

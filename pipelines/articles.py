@@ -74,6 +74,10 @@ class ArticleBatchPipeline:
     def _close(self) -> None:
         if self._file is None:
             return
+        if self._file.size == 0:  # every write failed: nothing to publish
+            self._file.abandon()
+            self._file = self._gz = None
+            return
         closed = self._file.close()
         self._file = self._gz = None
         self.archive.publish(closed)
@@ -90,9 +94,15 @@ class ArticleBatchPipeline:
             self._open()
         assert self._file is not None and self._gz is not None
         line = json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._gz.write(line.encode("utf-8"))
-        self._gz.flush()
-        self._file.flush()
+        start = self._file.tell()
+        try:
+            self._gz.write(line.encode("utf-8"))
+            self._gz.flush()
+        except BaseException:
+            # Keep the batch valid: cut back to its last whole record.
+            self._gz.discard()
+            self._file.truncate(start)
+            raise
         self._items += 1
         self.stats.inc_value("newswarc/articles/written")
         if self._items >= self.max_items or self._file.size >= self.max_bytes:

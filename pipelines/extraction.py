@@ -106,21 +106,31 @@ class ExtractionPipeline:
             self._pool.shutdown(wait=True, cancel_futures=False)
             self._pool = None
 
+    async def _run(self, item: ArticlePage) -> tuple[str, Any]:
+        """Extract in the pool; if a worker dies, replace the pool once and try again once."""
+        for attempt in (1, 2):
+            pool = self._pool
+            assert pool is not None
+            try:
+                return await asyncio.wrap_future(
+                    pool.submit(_extract, item.body, item.url, item.content_type)
+                )
+            except BrokenProcessPool:
+                # A worker died (out of memory, a crash in C code). Every page in flight sees
+                # this; only the first replaces the pool, the others just resubmit.
+                if self._pool is pool:
+                    logger.error("Extraction worker died (on %s); restarting the pool", item.url)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool()
+                    self.stats.inc_value("newswarc/errors/extract_worker_died")
+                if attempt == 2:
+                    break
+        return "error", "extraction worker died twice on this page"
+
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
-        assert self._pool is not None
-        try:
-            status, result = await asyncio.wrap_future(
-                self._pool.submit(_extract, item.body, item.url, item.content_type)
-            )
-        except BrokenProcessPool:
-            # A worker died (out of memory, a crash in C code): start a fresh pool, lose one page.
-            logger.error("Extraction worker died on %s; restarting the pool", item.url)
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            self.stats.inc_value("newswarc/errors/extract_worker_died")
-            raise DropItem(f"extraction worker died on {item.url}") from None
+        status, result = await self._run(item)
         if status == "error":
             self.stats.inc_value("newswarc/errors/extract_failed")
             logger.error("Extraction failed on %s: %s", item.url, result)

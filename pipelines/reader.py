@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import gzip
 import io
 import json
@@ -61,9 +62,15 @@ def parse_when(value: str | date | datetime | None, *, end: bool = False) -> dat
         value = value.isoformat()
     text = str(value).strip()
     if re.fullmatch(r"\d{4,14}", text):
-        text = text.ljust(14, "0") if not end else text + "99991231235959"[len(text) :]
-        text = f"{text[:4]}-{text[4:6]}-{text[6:8]}T{text[8:10]}:{text[10:12]}:{text[12:14]}"
-        text = text.replace("-00", "-01") if not end else text.replace("-99", "-12")
+        # A WARC-style prefix: "2026" is the whole year, "202602" all of February.
+        year = int(text[:4])
+        month = int(text[4:6] or (12 if end else 1))
+        last = calendar.monthrange(year, month)[1]
+        day = int(text[6:8] or (last if end else 1))
+        hour = int(text[8:10] or (23 if end else 0))
+        minute = int(text[10:12] or (59 if end else 0))
+        second = int(text[12:14] or (59 if end else 0))
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) and end:
         text += "T23:59:59.999999"
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -106,9 +113,10 @@ class ArchiveReader:
             if match:
                 day = date(*(int(g) for g in match.groups()))
                 # A batch is filed under the day it opened and may run past midnight.
-                if since and day < since.date() - timedelta(days=1):
+                # Keys are UTC days: compare with UTC days, whatever zone the caller used.
+                if since and day < since.astimezone(UTC).date() - timedelta(days=1):
                     continue
-                if until and day > until.date():
+                if until and day > until.astimezone(UTC).date():
                     continue
             yield key
 

@@ -41,24 +41,42 @@ class ClosedFile:
 
 
 class GzipMembers:
-    """A write target that makes every flush() end one gzip member (one member per record)."""
+    """A write target that makes every flush() write one whole gzip member (one per record).
+
+    A member is built in memory and handed to the file in one write, so a failed write can be
+    undone by cutting the file back (:meth:`SpoolFile.truncate`) and never leaves half a member.
+    """
 
     def __init__(self, out: SpoolFile, level: int) -> None:
         self.out = out
         self.level = level
         self._z = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._parts: list[bytes] = []
 
     def write(self, data: bytes) -> int:
-        self.out.write(self._z.compress(data))
+        self._parts.append(self._z.compress(data))
         return len(data)
 
     def flush(self) -> None:
-        self.out.write(self._z.flush())
+        self._parts.append(self._z.flush())
+        member = b"".join(self._parts)
+        self.discard()
+        self.out.write(member)
+
+    def discard(self) -> None:
+        """Forget the member being built (after a failed write)."""
+        self._parts = []
         self._z = zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
 
 
 class SpoolFile:
-    """A file under ``spool/KEY.open``, locked while it lives, renamed to ``spool/KEY`` on close."""
+    """A file under ``spool/KEY.open``, locked while it lives, renamed to ``spool/KEY`` on close.
+
+    The file is created under a hidden name, locked, and only then linked as ``KEY.open``, so
+    another process's :func:`recover` never sees it unlocked. Writes go straight to the OS (no
+    user-space buffer): a killed process loses nothing it wrote, and a failed write can be cut
+    back with :meth:`truncate`.
+    """
 
     def __init__(self, spool: Path, key: str, content_type: str) -> None:
         self.key = key
@@ -66,32 +84,56 @@ class SpoolFile:
         self.final_path = spool / key
         self.path = self.final_path.with_name(self.final_path.name + OPEN_SUFFIX)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._fh = os.fdopen(fd, "wb", buffering=256 * 1024)
+        hidden = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
+        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.link(hidden, self.path)  # fails rather than replace a leftover of the same name
+        except BaseException:
+            os.close(fd)
+            os.unlink(hidden)
+            raise
+        os.unlink(hidden)
+        self._fd = fd
         self.size = 0
 
     def write(self, data: bytes) -> int:
-        self._fh.write(data)
-        self.size += len(data)
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+            self.size += written
         return len(data)
 
     def tell(self) -> int:
         return self.size
 
     def flush(self) -> None:
-        """Hand what was written to the OS, so a killed process loses no finished record."""
-        self._fh.flush()
+        """Nothing to do: writes already went to the OS."""
+
+    def truncate(self, offset: int) -> None:
+        """Cut the file back to ``offset`` (the end of the last complete record)."""
+        os.ftruncate(self._fd, offset)
+        os.lseek(self._fd, offset, os.SEEK_SET)
+        self.size = offset
+
+    def abandon(self) -> None:
+        """Remove the file (it holds no complete record) and drop its lock."""
+        os.unlink(self.path)
+        os.close(self._fd)
 
     def close(self) -> ClosedFile:
-        """Flush, fsync, rename to the final name and fsync the folder; keep the lock."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        os.replace(self.path, self.final_path)
+        """Fsync, give the file its final name and fsync the folder; keep the lock.
+
+        Raises:
+            FileExistsError: a file of the final name is already in the spool.
+
+        """
+        os.fsync(self._fd)
+        os.link(self.path, self.final_path)
+        os.unlink(self.path)
         _fsync_dir(self.final_path.parent)
-        lock_fd = os.dup(self._fh.fileno())
-        self._fh.close()
-        return ClosedFile(self.final_path, self.key, self.content_type, lock_fd)
+        return ClosedFile(self.final_path, self.key, self.content_type, self._fd)
 
 
 @dataclass(frozen=True)
@@ -205,7 +247,8 @@ def recover(spool: Path) -> list[ClosedFile]:
 
     A file still locked by a live process (another crawl sharing the spool) is left alone.
     An ``.open`` file is cut after its last complete record, so it is valid again; a file with
-    no complete record is removed, since it held nothing that was archived.
+    no complete record is removed, since it held nothing that was archived. The files come back
+    unlocked: :class:`~pipelines.uploader.Uploader` locks each one before storing it.
     """
     found: list[ClosedFile] = []
     if not spool.is_dir():
@@ -242,9 +285,13 @@ def recover(spool: Path) -> list[ClosedFile]:
                     )
                     os.truncate(fd, end)
                 os.fsync(fd)
-                os.replace(path, final)
+                os.link(path, final)
+                os.unlink(path)
                 _fsync_dir(final.parent)
                 path = final
+            # The lock is dropped here (thousands of leftovers would exhaust descriptors);
+            # the uploader takes it again before it stores the file.
+            os.close(fd)
             key = path.relative_to(spool).as_posix()
-            found.append(ClosedFile(path, key, content_type_for(key), fd))
+            found.append(ClosedFile(path, key, content_type_for(key)))
     return found

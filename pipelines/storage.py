@@ -146,7 +146,8 @@ def expected_etag(path: Path, chunk: int = MULTIPART_CHUNK) -> str:
     with path.open("rb") as fh:
         while block := fh.read(chunk):
             parts.append(hashlib.md5(block, usedforsecurity=False).digest())
-    if len(parts) <= 1:
+    # boto3 goes multipart at size >= threshold, so a file of exactly one chunk gets "-1".
+    if path.stat().st_size < chunk:
         return (parts[0] if parts else hashlib.md5(b"", usedforsecurity=False).digest()).hex()
     joined = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
     return f"{joined}-{len(parts)}"

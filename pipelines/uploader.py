@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipelines.spool import ClosedFile
+from pipelines.spool import ClosedFile, lock_nowait
 from pipelines.storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -22,18 +22,27 @@ class UploadState:
     key: str
     uri: str
     size: int
-    status: str = "pending"  # pending | stored
+    status: str = "pending"  # pending | stored | elsewhere (another process took it)
     attempts: int = 0
     error: str | None = None
     kind: str = field(default="")
 
 
-class Uploader:
-    """One worker thread that stores closed files in order, off Scrapy's reactor.
+@dataclass
+class _Entry:
+    closed: ClosedFile
+    state: UploadState
+    due: float = 0.0
+    delay: float = 0.0
 
-    A failed upload is retried with exponential back-off (``min_backoff`` doubling up to
-    ``max_backoff``); the file stays in the spool until the storage confirms it, so an
-    unreachable endpoint only delays files, and :meth:`close` reports what is still pending.
+
+class Uploader:
+    """One worker thread that stores closed files, off Scrapy's reactor.
+
+    A failed upload is retried with exponential back-off per file (``min_backoff`` doubling up to
+    ``max_backoff``) while other files go ahead; a file stays in the spool until the storage
+    confirms it, so an unreachable endpoint only delays files, and :meth:`close` reports what is
+    still pending.
     """
 
     def __init__(
@@ -50,7 +59,7 @@ class Uploader:
         self.on_stored = on_stored
         self.files: dict[str, UploadState] = {}
         self.counts: Counter[str] = Counter()
-        self._queue: deque[ClosedFile] = deque()
+        self._queue: list[_Entry] = []
         self._cond = threading.Condition()
         self._closing = False
         self._deadline: float | None = None
@@ -60,15 +69,16 @@ class Uploader:
 
     def submit(self, closed: ClosedFile) -> UploadState:
         """Queue ``closed`` for upload and return its state record (updated in place)."""
+        try:
+            size = closed.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
         state = UploadState(
-            closed.key,
-            self.storage.uri_for(closed.key),
-            closed.path.stat().st_size,
-            kind=closed.key.split("/", 1)[0],
+            closed.key, self.storage.uri_for(closed.key), size, kind=closed.key.split("/", 1)[0]
         )
         with self._cond:
             self.files[closed.key] = state
-            self._queue.append(closed)
+            self._queue.append(_Entry(closed, state, due=0.0, delay=self.min_backoff))
             self._cond.notify_all()
         return state
 
@@ -78,65 +88,95 @@ class Uploader:
         with self._cond:
             return len(self._queue) + int(self._busy)
 
+    def _next(self) -> _Entry | None:
+        """Wait for the next file that is due; None when closing leaves nothing to do."""
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._closing and (
+                    not self._queue
+                    or (self._deadline is not None and now >= self._deadline)
+                    or (
+                        self._deadline is not None
+                        and min(e.due for e in self._queue) > self._deadline
+                    )
+                ):
+                    return None
+                due = [e for e in self._queue if e.due <= now]
+                if due:
+                    entry = min(due, key=lambda e: e.due)
+                    self._queue.remove(entry)
+                    self._busy = True
+                    return entry
+                wait = min((e.due for e in self._queue), default=now + 3600) - now
+                if self._deadline is not None:
+                    wait = min(wait, self._deadline - now)
+                self._cond.wait(timeout=max(wait, 0.01))
+
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                closed = self._queue[0]
-                self._busy = True
-            stored = self._upload(closed)
+            entry = self._next()
+            if entry is None:
+                break
+            done = self._upload(entry)
             with self._cond:
                 self._busy = False
-                if not stored:
-                    # Out of time: every file left stays in the spool for the next run.
-                    for left in self._queue:
-                        left.release()
-                    self._queue.clear()
-                    self._cond.notify_all()
-                    return
-                self._queue.popleft()
+                if not done:
+                    entry.due = time.monotonic() + entry.delay
+                    entry.delay = min(entry.delay * 2, self.max_backoff)
+                    self._queue.append(entry)
                 self._cond.notify_all()
+        with self._cond:
+            # Files left pending stay in the spool, closed and valid, for the next run.
+            for entry in self._queue:
+                entry.closed.release()
+            self._cond.notify_all()
 
-    def _upload(self, closed: ClosedFile) -> bool:
-        state = self.files[closed.key]
-        delay = self.min_backoff
-        while True:
-            state.attempts += 1
-            try:
-                self.storage.store_file(closed.path, closed.key, content_type=closed.content_type)
-            except Exception as exc:  # any failure keeps the file and retries
-                state.error = f"{type(exc).__name__}: {exc}"
-                with self._cond:
-                    self.counts["failed_attempts"] += 1
-                    deadline = self._deadline
-                stop = deadline is not None and time.monotonic() + delay > deadline
-                logger.warning(
-                    "Upload of %s to %s failed (attempt %d), retrying in %.0f s: %s",
-                    closed.path,
-                    state.uri,
-                    state.attempts,
-                    delay,
-                    state.error,
-                )
-                if stop:
-                    return False
-                with self._cond:
-                    self._cond.wait(timeout=delay)
-                delay = min(delay * 2, self.max_backoff)
-                continue
+    def _upload(self, entry: _Entry) -> bool:
+        closed, state = entry.closed, entry.state
+        if closed.lock_fd is None:
+            closed.lock_fd = lock_nowait(closed.path)
+            if closed.lock_fd is None:
+                # Gone, or another crawl sharing the spool is on it: it is theirs to store.
+                state.status = "stored" if self._stored(closed.key) else "elsewhere"
+                return True
+        state.attempts += 1
+        try:
+            self.storage.store_file(closed.path, closed.key, content_type=closed.content_type)
+        except FileNotFoundError as exc:
             closed.release()
-            state.status = "stored"
-            state.error = None
-            with self._cond:
-                self.counts["stored"] += 1
-                self.counts["bytes"] += state.size
-            logger.info("Stored %s (%d bytes)", state.uri, state.size)
-            if self.on_stored is not None:
-                self.on_stored(state)
+            state.status = "stored" if self._stored(closed.key) else "elsewhere"
+            state.error = None if state.status == "stored" else f"source vanished: {exc}"
             return True
+        except Exception as exc:  # any failure keeps the file and retries
+            state.error = f"{type(exc).__name__}: {exc}"
+            with self._cond:
+                self.counts["failed_attempts"] += 1
+            logger.warning(
+                "Upload of %s to %s failed (attempt %d), retrying in %.0f s: %s",
+                closed.path,
+                state.uri,
+                state.attempts,
+                entry.delay,
+                state.error,
+            )
+            return False
+        closed.release()
+        state.status = "stored"
+        state.error = None
+        with self._cond:
+            self.counts["stored"] += 1
+            self.counts["bytes"] += state.size
+        logger.info("Stored %s (%d bytes)", state.uri, state.size)
+        if self.on_stored is not None:
+            self.on_stored(state)
+        return True
+
+    def _stored(self, key: str) -> bool:
+        try:
+            return self.storage.exists(key)
+        except Exception:
+            return False
 
     def close(self, timeout: float) -> list[UploadState]:
         """Finish queued uploads within ``timeout`` seconds; return the states left pending.
@@ -149,7 +189,7 @@ class Uploader:
             self._cond.notify_all()
         self._thread.join(timeout + 1)
         if self._thread.is_alive():
-            # Stuck inside one storage call: its file is still in the spool and locked by us;
-            # the lock goes with this process.
+            # Stuck inside one storage call: its file is still in the spool, locked by this
+            # process until it exits.
             logger.error("Upload thread still busy after %.0f s; leaving it to exit", timeout)
-        return [s for s in self.files.values() if s.status != "stored"]
+        return [s for s in self.files.values() if s.status == "pending"]

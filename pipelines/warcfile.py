@@ -142,6 +142,7 @@ class WarcRoller:
         self._serial = 0
         self._host = _host_tag()
         self._file: SpoolFile | None = None
+        self._gz: GzipMembers | None = None
         self._writer: WARCWriter | None = None
         self._opened_at = 0.0
         self._name = ""
@@ -161,9 +162,8 @@ class WarcRoller:
         self._serial += 1
         key = f"warc/{stamp:%Y/%m/%d}/{self._name}"
         self._file = SpoolFile(self.spool, key, "application/warc")
-        self._writer = WARCWriter(
-            GzipMembers(self._file, self.gzip_level), gzip=False, warc_version=self.warc_version
-        )
+        self._gz = GzipMembers(self._file, self.gzip_level)
+        self._writer = WARCWriter(self._gz, gzip=False, warc_version=self.warc_version)
         self._opened_at = now
         info = {"software": "newswarc", "format": "WARC File Format 1.1", **self.info}
         if self.warc_version == "WARC/1.0":
@@ -175,8 +175,12 @@ class WarcRoller:
             )
         info["hostname"] = socket.gethostname()
         record = self._writer.create_warcinfo_record(self._name, info)
-        self._writer.write_record(record)
-        self._file.flush()
+        try:
+            self._writer.write_record(record)
+        except BaseException:
+            self._file.abandon()
+            self._file = self._gz = self._writer = None
+            raise
         self.stats.records += 1
         self.stats.files += 1
         self.stats.filenames.append(self._name)
@@ -195,8 +199,8 @@ class WarcRoller:
 
     def write(self, exchange: Exchange) -> RecordPointer:
         """Write the response record, then its request record; return the response's pointer."""
-        # Compressed size is unknown beforehand; the raw size is a safe upper bound for rolling.
-        if self._roll_needed(len(exchange.body) // 2 + 2048):
+        # Compressed size is unknown beforehand; the raw size is a safe upper bound.
+        if self._roll_needed(len(exchange.body) + 4096):
             self.close()
             self._open()
         assert self._file is not None and self._writer is not None
@@ -235,27 +239,37 @@ class WarcRoller:
             warc_headers_dict=warc_headers,
         )
         start = self._file.tell()
-        writer.write_record(response)
-        end = self._file.tell()
-        record_id = response.rec_headers.get_header("WARC-Record-ID")
-        req_headers = _RawHeaders(
-            f"{exchange.method} {exchange.target} HTTP/1.1", exchange.request_headers, protocol=""
-        )
-        request = writer.create_warc_record(
-            exchange.url,
-            "request",
-            payload=io.BytesIO(exchange.request_body),
-            length=len(exchange.request_body),
-            http_headers=req_headers,
-            warc_headers_dict={
-                **warc_headers,
-                "WARC-Type": "request",
-                "WARC-Record-ID": f"<urn:uuid:{uuid.uuid4()}>",
-                "WARC-Concurrent-To": record_id,
-            },
-        )
-        writer.write_record(request)
-        self._file.flush()
+        try:
+            writer.write_record(response)
+            end = self._file.tell()
+            record_id = response.rec_headers.get_header("WARC-Record-ID")
+            req_headers = _RawHeaders(
+                f"{exchange.method} {exchange.target} HTTP/1.1",
+                exchange.request_headers,
+                protocol="",
+            )
+            request = writer.create_warc_record(
+                exchange.url,
+                "request",
+                payload=io.BytesIO(exchange.request_body),
+                length=len(exchange.request_body),
+                http_headers=req_headers,
+                warc_headers_dict={
+                    **warc_headers,
+                    "WARC-Type": "request",
+                    "WARC-Record-ID": f"<urn:uuid:{uuid.uuid4()}>",
+                    "WARC-Concurrent-To": record_id,
+                },
+            )
+            writer.write_record(request)
+            self._file.flush()
+        except BaseException:
+            # Disk full, I/O error: cut the file back to its last whole capture, so it stays
+            # valid and later captures are not written after half a record.
+            assert self._gz is not None
+            self._gz.discard()
+            self._file.truncate(start)
+            raise
         self.stats.records += 2
         self.stats.captures += 1
         return RecordPointer(
@@ -275,5 +289,6 @@ class WarcRoller:
         closed = self._file.close()
         self.stats.bytes += closed.path.stat().st_size
         self._file = None
+        self._gz = None
         self._writer = None
         self.publish(closed)

@@ -71,6 +71,7 @@ FEED_EXPORT_ENCODING = "utf-8"  # Scrapy default: None (ASCII escapes)
 # Where everything goes: a folder, file:// URI or s3://bucket/prefix (env ARCHIVE_URI).
 NEWSWARC_ARCHIVE_URI = os.environ.get("ARCHIVE_URI", "./archive")
 NEWSWARC_SPOOL_DIR = os.environ.get("NEWSWARC_SPOOL_DIR") or None  # default: see README
+NEWSWARC_SPOOL_MIN_FREE = 256 * 1024 * 1024  # bytes free in the spool below which a crawl stops
 NEWSWARC_CRAWL_ID = None  # default: a new id per run, YYYYMMDDThhmmssZ-xxxxxx
 NEWSWARC_WARC_PREFIX = "newswarc"
 NEWSWARC_WARC_VERSION = "1.0"  # "1.1" for microsecond dates; 1.0 for the oldest readers

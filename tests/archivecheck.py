@@ -84,3 +84,8 @@ def resolve_pointer(data: bytes, pointer: dict[str, Any]) -> dict[str, Any]:
     }
     assert next(it, None) is None
     return out
+
+
+def spool_leftovers(spool: Path) -> list[Path]:
+    """Return the files left in a spool, not counting its owner marker (``.archive``)."""
+    return [p for p in spool.rglob("*") if p.is_file() and p.name != ".archive"]

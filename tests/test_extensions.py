@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.reader import ArchiveReader
 from pipelines.storage import S3Options
-from tests.archivecheck import check_warc_file, resolve_pointer, schema_errors
+from tests.archivecheck import check_warc_file, resolve_pointer, schema_errors, spool_leftovers
 from tests.crawlrun import read_jsonl_gz, run_crawl, start_crawl
 from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
 from tests.site import NewsSite, load_expected
@@ -93,7 +93,7 @@ def test_crawl_to_s3_end_to_end(news_site: Any, s3: SeaweedS3, tmp_path: Path) -
     assert {f["key"] for f in manifest["files"]} == {
         k.removeprefix("news/") for k in keys if "crawls/" not in k
     }
-    assert not [p for p in (tmp_path / "spool").rglob("*") if p.is_file()]
+    assert not spool_leftovers(tmp_path / "spool")
     for addr in result.connections:
         assert addr.startswith(("('127.0.0.1'", "('dns', '127.0.0.1'")), addr
 
@@ -242,7 +242,7 @@ def test_s3_outage_during_crawl_delays_uploads_and_loses_nothing(
         r for k in heads if k.endswith(".jsonl.gz") for r in read_jsonl_gz(tmp_path / "copy" / k)
     ]
     assert sorted(urlsplit(r["url"]).path for r in records) == sorted(ARTICLES)
-    assert not [p for p in spool.rglob("*") if p.is_file()]
+    assert not spool_leftovers(spool)
 
 
 @pytest.mark.parametrize(
@@ -302,7 +302,36 @@ def test_default_spool_does_not_depend_on_the_working_folder(
     from pipelines.storage import FileStorage, storage_from_uri
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    s3 = storage_from_uri("s3://bucket/news/daily", s3=S3Options(endpoint_url="http://x:1"))
-    assert default_spool(s3, None) == tmp_path / "state/newswarc/spool/bucket_news_daily"
+    options = S3Options(endpoint_url="http://x:1")
+    s3 = storage_from_uri("s3://bucket/news/daily", s3=options)
+    spool = default_spool(s3, None)
+    assert spool.parent == tmp_path / "state/newswarc/spool"
+    assert spool.name.startswith("bucket_news_daily-")
+    # Archives whose names flatten alike still get spools of their own.
+    others = ["s3://bucket_news/daily", "s3://bucket-news/daily"]
+    spools = {default_spool(storage_from_uri(u, s3=options), None) for u in others}
+    assert len(spools | {spool}) == 3
+    elsewhere = storage_from_uri("s3://bucket/news/daily", s3=S3Options(endpoint_url="http://y:2"))
+    assert default_spool(elsewhere, None) != spool
     assert default_spool(FileStorage(tmp_path / "arch"), None) == tmp_path / "arch/.spool"
     assert default_spool(s3, str(tmp_path / "mine")) == tmp_path / "mine"
+
+
+def test_a_spool_of_another_archive_is_refused(tmp_path: Path) -> None:
+    from crawler.extensions import claim_spool
+    from pipelines.storage import FileStorage, StorageError
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    claim_spool(spool, FileStorage(tmp_path / "one"))
+    claim_spool(spool, FileStorage(tmp_path / "one"))  # the same archive again: fine
+    with pytest.raises(StorageError, match="belongs to"):
+        claim_spool(spool, FileStorage(tmp_path / "two"))
+
+
+def test_a_reused_crawl_id_is_refused(news_site: Any, tmp_path: Path) -> None:
+    settings = {"NEWSWARC_ARCHIVE_URI": tmp_path / "a", "NEWSWARC_CRAWL_ID": "daily-1"}
+    args = ["-a", f"url={news_site.base_url}/about.html"]
+    assert run_crawl(tmp_path, args, settings).returncode == 0
+    again = run_crawl(tmp_path, args, settings)
+    assert again.returncode != 0 and "crawl id daily-1 was already used" in again.log

@@ -15,6 +15,7 @@ from tests.archivecheck import (
     resolve_pointer,
     responses,
     schema_errors,
+    spool_leftovers,
 )
 from tests.crawlrun import read_jsonl_gz, run_crawl
 from tests.site import load_expected
@@ -165,7 +166,7 @@ def test_manifest_matches_the_archive(crawl: dict[str, Any]) -> None:
     assert manifest["skipped"].get("http_404", 0) >= 1
     assert manifest["software"]["trafilatura"]
     # Nothing is left behind in the spool.
-    assert [p for p in (archive / ".spool").rglob("*") if p.is_file()] == []
+    assert spool_leftovers(archive / ".spool") == []
     assert f"articles written: {len(ARTICLES)}" in crawl["result"].log
 
 

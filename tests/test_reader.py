@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,3 +89,22 @@ def test_time_parsing_and_keys() -> None:
     assert warc_key("newswarc-20261128120000-00001-host.1.warc.gz") == (
         "warc/2026/11/28/newswarc-20261128120000-00001-host.1.warc.gz"
     )
+
+
+def test_timestamp_prefixes_cover_whole_periods() -> None:
+    assert parse_when("202602", end=True) == datetime(2026, 2, 28, 23, 59, 59, tzinfo=UTC)
+    assert parse_when("202611", end=True) == datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC)
+    assert parse_when("2026", end=True) == datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert parse_when("20261128") == datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def test_until_in_another_zone_keeps_the_utc_day(local_crawl: dict[str, Any]) -> None:
+    reader = ArchiveReader.open(str(local_crawl["archive"]))
+    fetched = max(parse_when(r["fetched_at"]) for r in reader.articles())
+    assert fetched is not None
+    # The same instant written in a zone where it is still the previous calendar day.
+    since_midnight = fetched.hour * 3600 + fetched.minute * 60 + fetched.second + 60
+    zone = timezone(-timedelta(seconds=min(since_midnight, 23 * 3600 + 59 * 60)))
+    later = (fetched + timedelta(seconds=1)).astimezone(zone)
+    assert later.date() < fetched.date() or since_midnight > 23 * 3600
+    assert len(list(reader.articles(until=later))) == 8

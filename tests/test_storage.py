@@ -60,6 +60,8 @@ def test_expected_etag_matches_multipart_rule(tmp_path: Path) -> None:
     single = expected_etag(path, chunk=100)
     assert len(single) == 32 and "-" not in single
     assert expected_etag(path, chunk=10).endswith("-3")
+    # Exactly one chunk is already multipart for boto3 (size >= threshold).
+    assert expected_etag(path, chunk=25).endswith("-1")
 
 
 @pytest.mark.s3

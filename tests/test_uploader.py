@@ -60,3 +60,33 @@ def test_close_timeout_leaves_pending_files_in_spool(tmp_path: Path) -> None:
 
     found = recover(spool)
     assert sorted(c.key for c in found) == ["warc/c.warc.gz", "warc/d.warc.gz", "warc/e.warc.gz"]
+
+
+def test_a_file_that_keeps_failing_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path / "archive")
+    up = Uploader(storage, min_backoff=0.05, max_backoff=0.1)
+    spool = tmp_path / "spool"
+    bad = closed_file(spool, "warc/bad.warc.gz", b"x")
+    bad.key = "../outside/bad.warc.gz"  # refused by the storage, every time
+    good = closed_file(spool, "warc/good.warc.gz", b"y")
+    bad_state = up.submit(bad)
+    good_state = up.submit(good)
+    deadline = time.monotonic() + 10
+    while good_state.status != "stored" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert good_state.status == "stored"
+    assert bad_state.status == "pending" and bad_state.attempts >= 1
+    pending = up.close(timeout=0.3)
+    assert [p.key for p in pending] == ["../outside/bad.warc.gz"]
+    assert bad.path.exists()
+
+
+def test_a_file_another_process_took_is_not_retried_forever(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path / "archive")
+    up = Uploader(storage, min_backoff=0.05)
+    c = closed_file(tmp_path / "spool", "warc/gone.warc.gz", b"z")
+    c.release()
+    c.path.unlink()  # e.g. a concurrent recovery uploaded and removed it
+    state = up.submit(c)
+    assert up.close(timeout=5) == []
+    assert state.status == "elsewhere" and state.attempts == 0

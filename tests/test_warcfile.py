@@ -167,3 +167,44 @@ def test_warc_1_1_dates_have_microseconds(tmp_path: Path) -> None:
     assert published[0].path.read_bytes()[:0] == b""
     first = next(iter(ArchiveIterator(published[0].path.open("rb"))))
     assert first.rec_headers.protocol == "WARC/1.1"
+
+
+DISK_FULL = """
+import os, resource, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from pipelines.warcfile import Exchange, WarcRoller
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+published = []
+w = WarcRoller(Path(sys.argv[1]), uri_for=str, publish=published.append, max_size=10**9)
+ok = failed = 0
+for n in range(40):
+    ex = Exchange(url=f"http://t/{n}", method="GET", target=f"/{n}",
+                  request_headers=[("Host", "t")], status=200, response_headers=[],
+                  body=os.urandom(15_000), date=datetime.now(UTC))
+    try:
+        w.write(ex)
+        ok += 1
+    except OSError:
+        failed += 1
+w.close()
+print(ok, failed, published[0].path)
+"""
+
+
+def test_a_failed_write_leaves_the_file_valid(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", DISK_FULL, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    ok, failed, path = proc.stdout.split()
+    assert int(ok) > 0 and int(failed) > 0
+    assert subprocess.run(["gzip", "-t", path], check=False).returncode == 0
+    assert subprocess.run([WARCIO, "check", path], check=False).returncode == 0
+    with Path(path).open("rb") as fh:
+        types = [r.rec_type for r in ArchiveIterator(fh)]
+    assert types.count("response") == types.count("request") == int(ok)
