@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install demo test lint typecheck pytest bench bench-extraction clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(PY) bench/pipeline.py
+
+bench-extraction: install
+	$(PY) bench/extraction.py --sweep
 
 clean:
 	rm -rf $(VENV) archive .newswarc .pytest_cache .mypy_cache .ruff_cache

@@ -110,9 +110,44 @@ def score(
     }
 
 
+SWEEP = {
+    "chosen (comments off)": {},
+    "comments on (trafilatura default)": {"comments": True},
+    "favor precision": {"precision": True},
+    "favor recall": {"recall": True},
+    "tables off": {"tables": False},
+    "fast (no fallback)": {"fast": True},
+}
+
+
+def sweep(gold: list[tuple[Path, dict[str, Any]]]) -> None:
+    """Score newswarc's extraction under each trafilatura option set, to choose on evidence."""
+    from trafilatura.settings import Extractor
+
+    from pipelines.extract import extract_article
+
+    print(f"\n{'trafilatura options in newswarc':<36} {'precision':>9} {'recall':>7} {'F1':>6}")
+    for name, change in SWEEP.items():
+        settings = {
+            "output_format": "python",
+            "with_metadata": True,
+            "comments": False,
+            "formatting": False,
+            **change,
+        }
+        options = Extractor(**settings)
+        counts = []
+        for path, g in gold:
+            record = extract_article(path.read_bytes(), g["url"], options=options)
+            counts.append(page_counts(g["text"], record["text"] if record else ""))
+        s = corpus_scores(counts)
+        print(f"{name:<36} {s['precision']:9.3f} {s['recall']:7.3f} {s['f1']:6.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-failures", action="store_true")
+    parser.add_argument("--sweep", action="store_true", help="also score trafilatura options")
     args = parser.parse_args()
     gold = load_gold()
     rows = {
@@ -129,6 +164,8 @@ def main() -> None:
             f"{name:<12} {s['precision']:9.3f} {s['recall']:7.3f} {s['f1']:6.3f} {s['leak']:8.1%} "
             f"{s['title']:6.1%} {s['date']:6.1%} {s['authors']:8.1%}"
         )
+    if args.sweep:
+        sweep(gold)
     if args.show_failures:
         for name, s in rows.items():
             print(f"\n{name} failures:")

@@ -73,6 +73,20 @@ _RIGHTS = re.compile(
 )
 
 
+_AD_LABELS = frozenset(
+    {
+        "advertisement",
+        "advertising",
+        "sponsored",
+        "إعلان",
+        "اعلان",
+        "publicité",
+        "реклама",
+        "تبلیغات",
+    }
+)
+
+
 def _body_lines(text: str, title: str | None) -> list[str]:
     """Return the article's lines without the headline, what precedes it, and rights notices."""
     lines = [" ".join(line.split()) for line in text.splitlines()]
@@ -84,7 +98,11 @@ def _body_lines(text: str, title: str | None) -> list[str]:
             if line.casefold() == key:
                 lines = lines[i + 1 :]
                 break
-    return [line for line in lines if not (len(line) < 300 and _RIGHTS.match(line))]
+    return [
+        line
+        for line in lines
+        if not (len(line) < 300 and _RIGHTS.match(line)) and line.casefold() not in _AD_LABELS
+    ]
 
 
 # Trafilatura drops non-printable characters, among them the zero-width (non-)joiners that
@@ -156,7 +174,11 @@ def _guess_language(text: str) -> str | None:
 
 
 def extract_article(
-    body: bytes, url: str | None, *, content_type: str | None = None
+    body: bytes,
+    url: str | None,
+    *,
+    content_type: str | None = None,
+    options: Extractor | None = None,
 ) -> dict[str, Any] | None:
     """Extract the article in ``body`` (the page at ``url``; None: its canonical URL).
 
@@ -177,10 +199,10 @@ def extract_article(
     url = url or meta.canonical_url or ""
     report = remove_related_links(tree, url)
     boilerplate = remove_boilerplate(tree)
-    options = copy.copy(extractor_options())
-    options.url = url
-    options.source = url
-    doc = trafilatura.bare_extraction(tree, options=options)
+    opts = copy.copy(options or extractor_options())
+    opts.url = url
+    opts.source = url
+    doc = trafilatura.bare_extraction(tree, options=opts)
     if doc is None or not isinstance(doc, trafilatura.core.Document) or not doc.text:
         return None
     site_name = meta.site_name or doc.sitename
@@ -223,6 +245,8 @@ def extract_article(
             "date_source": date_source,
             "text_chars": len(article_text),
             "paragraphs": article_text.count("\n") + 1,
+            # Worth a look: short, or mostly cut away by the cleaner.
+            "thin": len(article_text) < 500 or article_text.count("\n") < 2,
         },
     }
     return _restored(record, restore)
