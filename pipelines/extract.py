@@ -11,7 +11,8 @@ from typing import Any
 
 import ftfy
 import trafilatura
-from trafilatura.settings import Extractor
+from htmldate import find_date
+from trafilatura.settings import Extractor, set_date_params
 
 from pipelines import __version__
 from pipelines.charset import decode_html
@@ -73,6 +74,7 @@ _RIGHTS = re.compile(
 )
 
 
+_MOJIBAKE_HINT = re.compile("[\u00c2-\u00df][\u0080-\u00bf]|\u00e2\u20ac")
 _AD_LABELS = frozenset(
     {
         "advertisement",
@@ -186,7 +188,11 @@ def extract_article(
     page holds no extractable text. Never raises on bad input: undecodable bytes are replaced.
     """
     text, encoding = decode_html(body, content_type)
-    mojibake = ftfy.badness.is_bad(re.sub(r"<[^>]*>", " ", text[:100_000]))
+    # Cheap test first: UTF-8 read as Latin-1 leaves a lead byte (Ã Â Ø Ù Ð…) before a C1 or
+    # Latin-1 continuation character; only then ask ftfy, which costs milliseconds a page.
+    mojibake = bool(_MOJIBAKE_HINT.search(text)) and ftfy.badness.is_bad(
+        re.sub(r"<[^>]*>", " ", text[:100_000])
+    )
     if mojibake:
         # The page itself carries mojibake (UTF-8 once read as Latin-1 by its CMS): repair it
         # before extraction, which would drop the C1 control characters ftfy needs.
@@ -202,6 +208,10 @@ def extract_article(
     opts = copy.copy(options or extractor_options())
     opts.url = url
     opts.source = url
+    # Per call: the latest acceptable date is today, not the day the worker started. The
+    # extensive search (dateparser over all text, most of the CPU of an extraction) is left
+    # for the last resort below, when nothing else dated the page.
+    opts.date_params = set_date_params(extensive=False)
     doc = trafilatura.bare_extraction(tree, options=opts)
     if doc is None or not isinstance(doc, trafilatura.core.Document) or not doc.text:
         return None
@@ -218,6 +228,10 @@ def extract_article(
         published, date_source = visible.published, "visible-text"
     if not published and doc.date:
         published, date_source = iso_date(doc.date), "htmldate"
+    if not published:
+        found = find_date(tree, **set_date_params(extensive=True))
+        if found:
+            published, date_source = iso_date(found), "htmldate-extensive"
     record = {
         "canonical_url": meta.canonical_url or None,
         "title": title,
