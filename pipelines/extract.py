@@ -89,17 +89,16 @@ _AD_LABELS = frozenset(
 )
 
 
-def _body_lines(text: str, title: str | None) -> list[str]:
+def _body_lines(text: str, *headlines: str | None) -> list[str]:
     """Return the article's lines without the headline, what precedes it, and rights notices."""
     lines = [" ".join(line.split()) for line in text.splitlines()]
     lines = [line for line in lines if line]
-    if title:
-        key = " ".join(title.split()).casefold()
-        # The headline (and a kicker or breadcrumb above it) is not body text: it has its field.
-        for i, line in enumerate(lines[:3]):
-            if line.casefold() == key:
-                lines = lines[i + 1 :]
-                break
+    keys = {" ".join(h.split()).casefold() for h in headlines if h}
+    # The headline (and a kicker or breadcrumb above it) is not body text: it has its field.
+    for i, line in enumerate(lines[:3]):
+        if line.casefold() in keys:
+            lines = lines[i + 1 :]
+            break
     return [
         line
         for line in lines
@@ -200,7 +199,7 @@ def extract_article(
     text, restore = _protect_joiners(text)
     tree = parse_html(text)
     meta = read_page_meta(tree)
-    visible = read_visible_meta(tree)
+    visible = read_visible_meta(tree, meta.title)
     # A saved page given without its URL still names itself in its canonical link.
     url = url or meta.canonical_url or ""
     report = remove_related_links(tree, url)
@@ -217,7 +216,7 @@ def extract_article(
         return None
     site_name = meta.site_name or doc.sitename
     title = _strip_site_suffix(meta.title or doc.title, site_name)
-    lines = _with_subheadings(tree, _body_lines(doc.text, title))
+    lines = _with_subheadings(tree, _body_lines(doc.text, title, visible.headline))
     article_text = restore("\n".join(lines))
     if not article_text:
         return None

@@ -241,17 +241,37 @@ class VisibleMeta:
 
     authors: list[str] = field(default_factory=list)
     published: str | None = None
+    headline: str | None = None
 
 
 _NEAR_HEADLINE = 60  # elements after the <h1> where bylines and dates are printed
 _SHORT = 160  # characters: a byline or date line, not prose
 
 
-def _after_headline(tree: Any) -> list[Any]:
+def _headline(body: Any, title: str | None) -> Any:
+    """Return the headline element: the <h1> (or h2) closest to the title, else the longest <h1>."""
+    key = " ".join((title or "").split()).casefold()
+    best, best_score, longest = None, 0.3, None
+    for el in body.iter("h1", "h2"):
+        text = " ".join(el.text_content().split()).casefold()
+        if not text:
+            continue
+        if key and (text in key or key in text):
+            # "Site | Headline" titles contain the logo's <h1> too: the longer share wins.
+            score = min(len(text), len(key)) / max(len(text), len(key))
+            if score > best_score:
+                best, best_score = el, score
+        if el.tag == "h1" and (longest is None or len(text) > len(longest.text_content())):
+            longest = el
+    # Many sites wrap the logo in an <h1>: with no match, the longest <h1> is the headline.
+    return best if best is not None else longest
+
+
+def _after_headline(tree: Any, title: str | None) -> tuple[Any, list[Any]]:
     body = tree.find("body")
-    h1 = body.find(".//h1") if body is not None else None
+    h1 = _headline(body, title) if body is not None else None
     if h1 is None:
-        return []
+        return None, []
     inside = set(h1.iter())
     out = []
     seen = False
@@ -264,7 +284,7 @@ def _after_headline(tree: Any) -> list[Any]:
             out.append(el)
             if len(out) >= _NEAR_HEADLINE:
                 break
-    return out
+    return h1, out
 
 
 def _byline_names(el: Any, text: str) -> list[str]:
@@ -278,12 +298,24 @@ def _byline_names(el: Any, text: str) -> list[str]:
     return split_authors([rest])
 
 
-def read_visible_meta(tree: Any) -> VisibleMeta:
-    """Read the byline and publication date printed just after the headline."""
+def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
+    """Read the byline and publication date printed just after the headline.
+
+    Args:
+        tree: The parsed page.
+        title: The headline as the page declares it (og:title, JSON-LD or <title>), to find
+            the headline element among several <h1>.
+
+    """
     from pipelines.dates import find_dates
 
     found = VisibleMeta()
-    for el in _after_headline(tree):
+    if title is None:
+        title = (tree.findtext(".//title") or "").strip() or None
+    headline, following = _after_headline(tree, title)
+    if headline is not None:
+        found.headline = " ".join(headline.text_content().split()) or None
+    for el in following:
         text = " ".join(el.text_content().split())
         if not text or len(text) > _SHORT:
             continue

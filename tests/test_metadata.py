@@ -92,3 +92,18 @@ def test_organization_and_staff_bylines_are_not_people() -> None:
     )
     assert meta.authors == []
     assert split_authors(["Staff report"]) == []
+
+
+def test_logo_h1_is_not_taken_for_the_headline() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    tree = parse_html(
+        "<html><head><title>Port strike deepens as talks collapse | Daily Meridian</title></head>"
+        "<body><header><h1>Daily Meridian</h1><div>Sunday 29 November 2026</div></header>"
+        "<article><h1>Port strike deepens as talks collapse</h1><div>By Jane Roe</div>"
+        "<div>27 November 2026</div><p>"
+        + "Text of the article. " * 20
+        + "</p></article></body></html>"
+    )
+    found = read_visible_meta(tree)
+    assert found.published == "2026-11-27" and found.authors == ["Jane Roe"]
