@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from collections.abc import Sequence
@@ -16,10 +17,16 @@ def _print(record: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def _read_page(path: Path) -> bytes:
+    data = path.read_bytes()
+    # Saved pages often come gzipped (*.html.gz, as in public extraction benchmarks).
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
 def _extract_one(path: Path, url: str | None) -> dict[str, Any]:
     from pipelines.extract import extract_article
 
-    fields = extract_article(path.read_bytes(), url)
+    fields = extract_article(_read_page(path), url)
     if fields is None:
         raise ValueError("no article text found")
     return {"url": url or fields.get("canonical_url"), **fields}
@@ -29,13 +36,17 @@ def cmd_extract(args: argparse.Namespace) -> int:
     """Extract one saved page, or every page of a list, in this process."""
     if args.list:
         failures = 0
+        base = Path(args.list).parent
         with open(args.list, encoding="utf-8") as lines:
             for line in lines:
                 if not line.strip() or line.startswith("#"):
                     continue
-                path, _, url = line.rstrip("\n").partition("\t")
+                path, _, url = line.rstrip("\r\n").partition("\t")
+                page = Path(path)
+                if not page.is_absolute() and not page.exists() and (base / page).exists():
+                    page = base / page  # relative to the list file rather than the working folder
                 try:
-                    record = _extract_one(Path(path), url.strip() or None)
+                    record = _extract_one(page, url.strip() or None)
                 except (OSError, ValueError) as exc:
                     failures += 1
                     _print({"source": path, "url": url.strip() or None, "error": str(exc)})

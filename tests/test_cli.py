@@ -63,3 +63,25 @@ def test_articles_and_capture_commands(local_crawl: dict[str, Any]) -> None:
     assert missing.returncode == 1 and "no capture" in missing.stderr
     bad = run("articles", "ftp://nowhere/x")
     assert bad.returncode == 2 and "unsupported archive URI scheme" in bad.stderr
+
+
+def test_extract_reads_gzipped_pages_and_list_relative_paths(tmp_path: Path) -> None:
+    import gzip
+
+    source = PAGES / "ar/2026/11/28/123456.html"
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages/a.html.gz").write_bytes(gzip.compress(source.read_bytes()))
+    one = run("extract", str(tmp_path / "pages/a.html.gz"), "--url", "https://n.example/a")
+    assert one.returncode == 0 and json.loads(one.stdout)["language"] == "ar"
+    listing = tmp_path / "list.tsv"
+    listing.write_text("pages/a.html.gz\thttps://n.example/a\r\n")  # relative to the list file
+    proc = subprocess.run(
+        [NEWSWARC, "extract", "--list", str(listing)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd="/",
+    )
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 0 and out["source"] == "pages/a.html.gz" and out["text"]
+    assert out["url"] == "https://n.example/a"
