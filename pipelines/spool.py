@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.cdxj import cdxj_key, index_warc, write_lines
+
 logger = logging.getLogger(__name__)
 
 OPEN_SUFFIX = ".open"
@@ -230,6 +232,8 @@ def content_type_for(key: str) -> str:
         return "application/jsonl"
     if key.endswith(".json"):
         return "application/json"
+    if key.endswith(".cdxj"):
+        return "application/cdxj"
     return "application/octet-stream"
 
 
@@ -266,8 +270,12 @@ def recover(spool: Path) -> list[ClosedFile]:
                 key = final.relative_to(spool).as_posix()
                 valid = validator_for(key)
                 if valid is None:
+                    if key.endswith(".cdxj"):
+                        # An index cut short: it is rebuilt from its WARC file below.
+                        path.unlink()
+                    else:
+                        logger.warning("Leaving unknown spool file %s alone", path)
                     os.close(fd)
-                    logger.warning("Leaving unknown spool file %s alone", path)
                     continue
                 records, end = valid_prefix(path, valid)
                 size = path.stat().st_size
@@ -294,4 +302,21 @@ def recover(spool: Path) -> list[ClosedFile]:
             os.close(fd)
             key = path.relative_to(spool).as_posix()
             found.append(ClosedFile(path, key, content_type_for(key)))
+    keys = {c.key for c in found}
+    for closed in list(found):
+        if closed.key.endswith(".warc.gz") and cdxj_key(closed.key) not in keys:
+            try:
+                found.append(_index_file(spool, closed))
+            except Exception as exc:  # the WARC still goes up; `newswarc index` can retry
+                logger.error("Could not index recovered %s: %s", closed.path, exc)
     return found
+
+
+def _index_file(spool: Path, warc: ClosedFile) -> ClosedFile:
+    """Build the CDXJ index of a recovered WARC file in the spool."""
+    index = SpoolFile(spool, cdxj_key(warc.key), "application/cdxj")
+    with warc.path.open("rb") as fh:
+        write_lines(index_warc(fh, warc.path.name), index)
+    closed = index.close()
+    closed.release()
+    return closed

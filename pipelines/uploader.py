@@ -73,9 +73,8 @@ class Uploader:
             size = closed.path.stat().st_size
         except FileNotFoundError:
             size = 0
-        state = UploadState(
-            closed.key, self.storage.uri_for(closed.key), size, kind=closed.key.split("/", 1)[0]
-        )
+        kind = "cdxj" if closed.key.endswith(".cdxj") else closed.key.split("/", 1)[0]
+        state = UploadState(closed.key, self.storage.uri_for(closed.key), size, kind=kind)
         with self._cond:
             self.files[closed.key] = state
             self._queue.append(_Entry(closed, state, due=0.0, delay=self.min_backoff))

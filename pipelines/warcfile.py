@@ -19,6 +19,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from pipelines.cdxj import IndexLine, cdxj_key, make_line, write_lines
 from pipelines.spool import ClosedFile, GzipMembers, SpoolFile
 
 
@@ -146,6 +147,7 @@ class WarcRoller:
         self._writer: WARCWriter | None = None
         self._opened_at = 0.0
         self._name = ""
+        self._index: list[IndexLine] = []
 
     @property
     def micros(self) -> bool:
@@ -272,6 +274,22 @@ class WarcRoller:
             raise
         self.stats.records += 2
         self.stats.captures += 1
+        content_type = next(
+            (v for k, v in exchange.response_headers if k.lower() == "content-type"), None
+        )
+        self._index.append(
+            make_line(
+                url=exchange.url,
+                warc_date=date,
+                filename=self._name,
+                offset=start,
+                length=end - start,
+                status=exchange.status,
+                mime=content_type,
+                digest=response.rec_headers.get_header("WARC-Payload-Digest"),
+                method=exchange.method,
+            )
+        )
         return RecordPointer(
             filename=self._name,
             uri=self.uri_for(self._file.key),
@@ -283,7 +301,7 @@ class WarcRoller:
         )
 
     def close(self) -> None:
-        """Close and publish the current file, if any."""
+        """Close and publish the current file and its CDXJ index, if a file is open."""
         if self._file is None:
             return
         closed = self._file.close()
@@ -291,4 +309,8 @@ class WarcRoller:
         self._file = None
         self._gz = None
         self._writer = None
+        index = SpoolFile(self.spool, cdxj_key(closed.key), "application/cdxj")
+        write_lines(self._index, index)
+        self._index = []
         self.publish(closed)
+        self.publish(index.close())

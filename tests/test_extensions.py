@@ -189,7 +189,12 @@ def test_killed_crawl_is_repaired_and_uploaded_by_the_next_run(
         for p in archive.glob("crawls/*.json")
         if json.loads(p.read_text())["recovered_files"]
     )
-    assert sorted(manifest["recovered_files"]) == sorted(k.removesuffix(".open") for k in left)
+    expected = {k.removesuffix(".open") for k in left}
+    # Each recovered WARC also gets the CDXJ index the killed run never wrote.
+    expected |= {k.removesuffix(".warc.gz") + ".cdxj" for k in expected if k.endswith(".warc.gz")}
+    assert sorted(manifest["recovered_files"]) == sorted(expected)
+    for key in expected:
+        assert (archive / key).exists(), key
 
 
 @pytest.mark.s3

@@ -77,6 +77,21 @@ def test_warc_files_pass_warcio_check_and_gzip_test(crawl: dict[str, Any]) -> No
         check_warc_file(path)
 
 
+def test_every_warc_has_its_cdxj_index_and_every_line_resolves(crawl: dict[str, Any]) -> None:
+    from pipelines.cdxj import IndexLine
+
+    for path in crawl["warcs"]:
+        index = path.with_name(path.name.removesuffix(".warc.gz") + ".cdxj")
+        lines = [IndexLine.parse(t) for t in index.read_text("utf-8").splitlines()]
+        assert len(lines) == len(responses(path)) and lines == sorted(lines)
+        data = path.read_bytes()
+        for line in lines:
+            d = line.data
+            rec = resolve_pointer(data, {"offset": int(d["offset"]), "length": int(d["length"])})
+            assert rec["type"] == "response" and rec["url"] == d["url"]
+            assert rec["digest"] == d["digest"] and d["filename"] == path.name
+
+
 def test_warc_bodies_are_the_bytes_the_server_sent(crawl: dict[str, Any]) -> None:
     site = crawl["site"]
     seen = {}
@@ -162,6 +177,7 @@ def test_manifest_matches_the_archive(crawl: dict[str, Any]) -> None:
     listed = {f["key"] for f in manifest["files"] if f["status"] == "stored"}
     on_disk = {p.relative_to(archive).as_posix() for p in crawl["warcs"]}
     on_disk |= {p.relative_to(archive).as_posix() for p in archive.glob("articles/*/*/*/*")}
+    on_disk |= {p.relative_to(archive).as_posix() for p in archive.glob("warc/*/*/*/*.cdxj")}
     assert listed == on_disk
     assert manifest["skipped"].get("http_404", 0) >= 1
     assert manifest["software"]["trafilatura"]

@@ -88,9 +88,10 @@ def test_recover_removes_open_file_without_complete_record(tmp_path: Path) -> No
 def test_recover_returns_closed_files_left_behind(tmp_path: Path) -> None:
     path = tmp_path / "warc/2026/11/29/done.warc.gz"
     path.parent.mkdir(parents=True)
-    path.write_bytes(gzip.compress(b"WARC/1.0\r\n"))
+    path.write_bytes(b"")
     found = recover(tmp_path)
+    # The WARC, and the CDXJ index built for it since it had none.
     assert [(c.key, c.content_type) for c in found] == [
-        ("warc/2026/11/29/done.warc.gz", "application/warc")
+        ("warc/2026/11/29/done.warc.gz", "application/warc"),
+        ("warc/2026/11/29/done.cdxj", "application/cdxj"),
     ]
-    found[0].release()

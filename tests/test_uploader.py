@@ -59,7 +59,8 @@ def test_close_timeout_leaves_pending_files_in_spool(tmp_path: Path) -> None:
     from pipelines.spool import recover
 
     found = recover(spool)
-    assert sorted(c.key for c in found) == ["warc/c.warc.gz", "warc/d.warc.gz", "warc/e.warc.gz"]
+    warcs = sorted(c.key for c in found if c.key.endswith(".warc.gz"))
+    assert warcs == ["warc/c.warc.gz", "warc/d.warc.gz", "warc/e.warc.gz"]
 
 
 def test_a_file_that_keeps_failing_does_not_hold_up_the_others(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -41,8 +42,17 @@ def exchange(n: int, body: bytes = b"", **kw: object) -> Exchange:
     )
 
 
-def roller(tmp: Path, published: list[ClosedFile], **kw: object) -> WarcRoller:
-    return WarcRoller(tmp, uri_for=lambda k: f"file:///arch/{k}", publish=published.append, **kw)  # type: ignore[arg-type]
+def roller(
+    tmp: Path, published: list[ClosedFile], indexes: list[ClosedFile] | None = None, **kw: object
+) -> WarcRoller:
+    """A roller whose WARC files go to ``published`` and CDXJ indexes to ``indexes``."""
+
+    sink = indexes if indexes is not None else []
+
+    def publish(closed: ClosedFile) -> None:
+        (published if closed.key.endswith(".warc.gz") else sink).append(closed)
+
+    return WarcRoller(tmp, uri_for=lambda k: f"file:///arch/{k}", publish=publish, **kw)  # type: ignore[arg-type]
 
 
 def test_records_are_faithful_and_pointers_resolve(tmp_path: Path) -> None:
@@ -208,3 +218,28 @@ def test_a_failed_write_leaves_the_file_valid(tmp_path: Path) -> None:
     with Path(path).open("rb") as fh:
         types = [r.rec_type for r in ArchiveIterator(fh)]
     assert types.count("response") == types.count("request") == int(ok)
+
+
+def test_each_file_gets_its_cdxj_index(tmp_path: Path) -> None:
+    from pipelines.cdxj import IndexLine, index_warc
+
+    published: list[ClosedFile] = []
+    indexes: list[ClosedFile] = []
+    w = roller(tmp_path, published, indexes, max_size=50_000)
+    pointers = [w.write(exchange(i, body=os.urandom(20_000))) for i in range(5)]
+    w.close()
+    assert len(indexes) == len(published) >= 2
+    by_name = {p.filename: [] for p in pointers}
+    for p in pointers:
+        by_name[p.filename].append(p)
+    for warc, index in zip(published, indexes, strict=True):
+        assert index.key == warc.key.removesuffix(".warc.gz") + ".cdxj"
+        lines = [IndexLine.parse(t) for t in index.path.read_text().splitlines()]
+        assert lines == sorted(lines)
+        # The live index equals one rebuilt from the file, and every line resolves.
+        with warc.path.open("rb") as fh:
+            assert sorted(index_warc(fh, warc.path.name)) == lines
+        expected = {(p.offset, p.length) for p in by_name[warc.path.name]}
+        assert {(int(x.data["offset"]), int(x.data["length"])) for x in lines} == expected
+        assert all(x.key.startswith("test,news)/a/") and x.data["status"] == "200" for x in lines)
+        assert all(x.data["mime"] == "text/html" for x in lines)
