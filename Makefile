@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# pywb (replay) and wacz (validation) want other versions of shared packages than Scrapy:
+# they live in a virtual environment of their own, used by the tests as outside tools.
+TOOLS ?= .venv-pywb
+TOOLS_STAMP := $(TOOLS)/.installed-pywb-2.10-wacz-0.6
 
-.PHONY: install demo test lint typecheck pytest bench bench-extraction clean
+.PHONY: install tools demo test lint typecheck pytest bench bench-extraction clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,7 +18,15 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+$(TOOLS_STAMP):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet 'pywb>=2.10,<3' 'wacz>=0.6,<1'
+	touch $(TOOLS_STAMP)
+
 install: $(STAMP)
+
+tools: $(TOOLS_STAMP)
 
 demo: install
 	$(PY) -m tests.site.demo
@@ -26,8 +38,8 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install
-	$(PY) -m pytest -q
+pytest: install tools
+	NEWSWARC_TOOLS=$(abspath $(TOOLS))/bin $(PY) -m pytest -q
 
 test: lint typecheck pytest
 
@@ -38,4 +50,4 @@ bench-extraction: install
 	$(PY) bench/extraction.py --sweep
 
 clean:
-	rm -rf $(VENV) archive .newswarc .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) archive .newswarc .pytest_cache .mypy_cache .ruff_cache

@@ -48,3 +48,17 @@ def local_crawl(news_site: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
     )
     assert result.returncode == 0, result.log[-3000:]
     return {"archive": archive, "result": result, "site": news_site}
+
+
+@pytest.fixture(scope="session")
+def tools_bin() -> Any:
+    """The bin folder of the pywb/wacz tools venv (``make tools`` builds it)."""
+    import os
+    from pathlib import Path
+
+    folder = Path(
+        os.environ.get("NEWSWARC_TOOLS") or Path(__file__).parent.parent / ".venv-pywb/bin"
+    )
+    if not (folder / "wayback").exists():
+        pytest.fail(f"pywb tools not found in {folder}: run `make tools`")
+    return folder
