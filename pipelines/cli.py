@@ -75,6 +75,37 @@ def cmd_articles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build missing CDXJ indexes and the merged index of each day."""
+    from pipelines.indexes import build_indexes
+    from pipelines.storage import storage_from_uri
+
+    report = build_indexes(storage_from_uri(args.archive))
+    print(
+        f"indexed {len(report.built)} WARC files ({report.lines} lines), "
+        f"merged {len(report.merged)} day indexes"
+    )
+    for key in report.built + report.merged:
+        print(f"  {key}")
+    return 0
+
+
+def cmd_captures(args: argparse.Namespace) -> int:
+    """List every capture of a URL (or URL prefix) from the indexes."""
+    from pipelines.reader import ArchiveReader
+
+    reader = ArchiveReader.open(args.archive)
+    lines = reader.captures(args.url, prefix=args.prefix)
+    for line in lines:
+        print(line.to_text())
+    print(
+        f"# {len(lines)} captures; {reader.reads.bytes} index bytes read "
+        f"in {reader.reads.requests} ranged reads",
+        file=sys.stderr,
+    )
+    return 0 if lines else 1
+
+
 def cmd_capture(args: argparse.Namespace) -> int:
     """Print the archived HTTP response of a URL."""
     from pipelines.reader import ArchiveReader, CaptureNotFound
@@ -122,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", help="only this domain and its subdomains")
     p.add_argument("--url", help="only records of this URL")
     p.set_defaults(func=cmd_articles)
+
+    p = sub.add_parser("index", help="build missing CDXJ indexes and per-day merged indexes")
+    p.add_argument("archive", help="archive URI")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("captures", help="list every capture of a URL from the indexes")
+    p.add_argument("archive", help="archive URI")
+    p.add_argument("url", help="the URL (or, with --prefix, the start of URLs)")
+    p.add_argument("--prefix", action="store_true", help="every URL under this one")
+    p.set_defaults(func=cmd_captures)
 
     p = sub.add_parser("capture", help="print the archived HTTP response of a URL")
     p.add_argument("archive", help="archive URI")

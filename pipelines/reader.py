@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 
+from pipelines.cdxj import IndexLine
+from pipelines.indexes import CountingReads, lookup
 from pipelines.storage import S3Options, Storage, storage_from_uri
 
 _KEY_DATE = re.compile(r"^articles/(\d{4})/(\d{2})/(\d{2})/")
@@ -96,6 +98,7 @@ class ArchiveReader:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        self.reads = CountingReads()
 
     @classmethod
     def open(cls, uri: str, *, s3: S3Options | None = None) -> ArchiveReader:
@@ -166,7 +169,12 @@ class ArchiveReader:
                     yield record
 
     def read_pointer(self, pointer: dict[str, Any]) -> Capture:
-        """Read the response record a ``warc`` pointer names, with one ranged read."""
+        """Read the response record a ``warc`` pointer (or index line) names, in one ranged read.
+
+        Raises:
+            ValueError: the bytes there are not that response record.
+
+        """
         data = self.storage.read_range(
             warc_key(pointer["filename"]), int(pointer["offset"]), int(pointer["length"])
         )
@@ -174,7 +182,7 @@ class ArchiveReader:
             if record.rec_type != "response":
                 break
             record_id = record.rec_headers.get_header("WARC-Record-ID")
-            if record_id != pointer["record_id"]:
+            if pointer.get("record_id") and record_id != pointer["record_id"]:
                 raise ValueError(
                     f"{pointer['filename']} at {pointer['offset']} holds {record_id}, "
                     f"not {pointer['record_id']}"
@@ -194,9 +202,33 @@ class ArchiveReader:
             )
         raise ValueError(f"{pointer['filename']} at {pointer['offset']} is not a response record")
 
+    def captures(self, url: str, *, prefix: bool = False) -> list[IndexLine]:
+        """Return every capture of ``url`` from the CDXJ indexes, oldest first.
+
+        Args:
+            url: The URL as fetched (any form SURT canonicalizes alike matches).
+            prefix: Also every URL that starts with ``url``'s SURT key (a site or a section).
+
+        """
+        return lookup(self.storage, url, prefix=prefix, reads=self.reads)
+
     def capture(self, url: str, at: str | datetime | None = None) -> Capture:
-        """Return the archived response of ``url``: the latest, or the closest to ``at``."""
+        """Return the archived response of ``url``: the latest, or the closest to ``at``.
+
+        Looks the URL up in the CDXJ indexes; an archive without indexes falls back to the
+        article records' pointers.
+        """
         when = parse_when(at)
+        lines = [line for line in self.captures(url) if line.data.get("mime") != "warc/revisit"]
+        if lines:
+
+            def distance(line: IndexLine) -> float:
+                stamp = parse_when(line.timestamp)
+                assert stamp is not None
+                return abs((stamp - when).total_seconds()) if when else -stamp.timestamp()
+
+            best_line = min(lines, key=distance)
+            return self.read_pointer(best_line.data)
         best: dict[str, Any] | None = None
         best_score: float | None = None
         for record in self.articles(url=url):
