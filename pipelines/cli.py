@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import sys
@@ -70,8 +71,40 @@ def cmd_articles(args: argparse.Namespace) -> int:
     from pipelines.reader import ArchiveReader
 
     reader = ArchiveReader.open(args.archive)
-    for record in reader.articles(since=args.since, until=args.until, site=args.site, url=args.url):
-        _print(record)
+    records = reader.articles(
+        since=args.since,
+        until=args.until,
+        site=args.site,
+        url=args.url,
+        language=args.language,
+        text=args.grep,
+    )
+    if args.format == "parquet":
+        from pipelines.export import write_parquet
+
+        if not args.output:
+            print("newswarc articles: --format parquet needs -o FILE", file=sys.stderr)
+            return 2
+        try:
+            count = write_parquet(records, args.output)
+        except RuntimeError as exc:
+            print(f"newswarc articles: {exc}", file=sys.stderr)
+            return 2
+        print(f"# {count} records written to {args.output}", file=sys.stderr)
+        return 0
+    target = (
+        open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by with
+        if args.output
+        else contextlib.nullcontext(sys.stdout)
+    )
+    with target as out:
+        if args.format == "csv":
+            from pipelines.export import write_csv
+
+            write_csv(records, out)
+        else:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0
 
 
@@ -152,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="fetched at or before (a bare date includes the day)")
     p.add_argument("--site", help="only this domain and its subdomains")
     p.add_argument("--url", help="only records of this URL")
+    p.add_argument("--language", help="only records in this language (ISO 639 code)")
+    p.add_argument("--grep", help="only records whose title or text contains this (any case)")
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    p.add_argument("-o", "--output", help="write to this file (required for parquet)")
     p.set_defaults(func=cmd_articles)
 
     p = sub.add_parser("index", help="build missing CDXJ indexes and per-day merged indexes")

@@ -130,6 +130,8 @@ class ArchiveReader:
         until: str | date | datetime | None = None,
         site: str | None = None,
         url: str | None = None,
+        language: str | None = None,
+        text: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield article records, streaming batch by batch.
 
@@ -138,8 +140,11 @@ class ArchiveReader:
             until: Only records fetched at or before this time (a bare date includes that day).
             site: Only records whose host is this domain or a subdomain of it.
             url: Only records whose ``url``, ``requested_url`` or ``canonical_url`` is this.
+            language: Only records in this language (ISO 639 code).
+            text: Only records whose title or text contains this, ignoring case.
 
         """
+        needle = text.casefold() if text else None
         start, end = parse_when(since), parse_when(until, end=True)
         site = site.lower().removeprefix("www.") if site else None
         for key in self.article_keys(start, end):
@@ -152,6 +157,12 @@ class ArchiveReader:
                         record.get("url"),
                         record.get("requested_url"),
                         record.get("canonical_url"),
+                    ):
+                        continue
+                    if language and record.get("language") != language.lower():
+                        continue
+                    if needle and needle not in (
+                        f"{record.get('title') or ''}\n{record.get('text') or ''}".casefold()
                     ):
                         continue
                     if site:

@@ -85,3 +85,35 @@ def test_extract_reads_gzipped_pages_and_list_relative_paths(tmp_path: Path) -> 
     out = json.loads(proc.stdout)
     assert proc.returncode == 0 and out["source"] == "pages/a.html.gz" and out["text"]
     assert out["url"] == "https://n.example/a"
+
+
+def test_articles_filters_and_formats(local_crawl: dict[str, Any], tmp_path: Path) -> None:
+    import csv
+    import io
+
+    import pyarrow.parquet as pq
+
+    archive = str(local_crawl["archive"])
+    arabic = run("articles", archive, "--language", "ar")
+    ar_records = [json.loads(line) for line in arabic.stdout.splitlines()]
+    assert ar_records and all(r["language"] == "ar" for r in ar_records)
+    assert len(ar_records) == len(
+        [p for p, e in EXPECTED.items() if e.get("kind") == "article" and e["language"] == "ar"]
+    )
+    hit = run("articles", archive, "--grep", "أفريكوم")
+    assert [
+        json.loads(x)["url"].endswith("/ar/2026/11/26/123377.html") for x in hit.stdout.splitlines()
+    ] == [True]
+    as_csv = run("articles", archive, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert len(rows) == 8 and all(r["warc_filename"].endswith(".warc.gz") for r in rows)
+    assert {r["url"] for r in rows} == {
+        json.loads(x)["url"] for x in run("articles", archive).stdout.splitlines()
+    }
+    out = tmp_path / "a.parquet"
+    pq_run = run("articles", archive, "--format", "parquet", "-o", str(out))
+    assert pq_run.returncode == 0
+    table = pq.read_table(out)
+    assert table.num_rows == 8 and table.schema.field("authors").type.value_type == "string"
+    assert sorted(table.column("url").to_pylist()) == sorted(r["url"] for r in rows)
+    assert run("articles", archive, "--format", "parquet").returncode == 2  # needs -o
