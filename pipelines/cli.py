@@ -108,6 +108,32 @@ def cmd_articles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reextract(args: argparse.Namespace) -> int:
+    """Extract articles again from archived captures and print the new records."""
+    from pipelines.reextract import reextract
+    from pipelines.storage import storage_from_uri
+
+    records = reextract(
+        storage_from_uri(args.archive),
+        since=args.since,
+        until=args.until,
+        site=args.site,
+        min_chars=args.min_chars,
+    )
+    count = 0
+    target = (
+        open(args.output, "w", encoding="utf-8")  # noqa: SIM115 - closed by with
+        if args.output
+        else contextlib.nullcontext(sys.stdout)
+    )
+    with target as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    print(f"# {count} article records", file=sys.stderr)
+    return 0
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     """Build missing CDXJ indexes and the merged index of each day."""
     from pipelines.indexes import build_indexes
@@ -190,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
     p.add_argument("-o", "--output", help="write to this file (required for parquet)")
     p.set_defaults(func=cmd_articles)
+
+    p = sub.add_parser("reextract", help="extract archived captures again, without refetching")
+    p.add_argument("archive", help="archive URI")
+    p.add_argument("--since", help="captures at or after (YYYY-MM-DD, ISO 8601 or 14 digits)")
+    p.add_argument("--until", help="captures at or before")
+    p.add_argument("--site", help="only this domain and its subdomains")
+    p.add_argument("--min-chars", type=int, default=400, help="shorter pages are not articles")
+    p.add_argument("-o", "--output", help="write the JSON lines to this file")
+    p.set_defaults(func=cmd_reextract)
 
     p = sub.add_parser("index", help="build missing CDXJ indexes and per-day merged indexes")
     p.add_argument("archive", help="archive URI")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.detect import article_signals, markup_signals, url_signals
+from pipelines.detect import article_signals, markup_signals, url_signals
 
 
 @pytest.mark.parametrize(

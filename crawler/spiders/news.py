@@ -11,9 +11,9 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
-from crawler.detect import article_signals
 from crawler.items import ArticlePage
 from crawler.middlewares import FETCH_TIME, WARC_POINTER
+from pipelines.detect import article_signals
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
