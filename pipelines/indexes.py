@@ -18,7 +18,7 @@ from pipelines.storage import Storage
 logger = logging.getLogger(__name__)
 
 _DAY = re.compile(r"^warc/(\d{4})/(\d{2})/(\d{2})/")
-_BLOCK = 8192  # bytes read per probe of a binary search
+_BLOCK = 4096  # bytes read per probe of a binary search (about 15 index lines)
 
 
 def day_index_key(day: str) -> str:
@@ -128,7 +128,7 @@ def _lines_from(
     """Yield whole lines from ``start`` (just after a newline, or 0) to the end, block by block."""
     pos, rest = start, b""
     while pos < size:
-        chunk = storage.read_range(key, pos, min(_BLOCK * 4, size - pos))
+        chunk = storage.read_range(key, pos, min(_BLOCK, size - pos))
         reads.bytes += len(chunk)
         reads.requests += 1
         if not chunk:
