@@ -2,8 +2,8 @@
 
 Builds, in a temporary folder, an archive of N captures over several days (WARC files written by
 newswarc's own writer, with their CDXJ indexes, then `newswarc index`), looks one URL up and prints
-the bytes it read next to the size of the indexes and WARCs; then writes 10 000 and 200 000 article
-records and prints the peak memory of `newswarc articles` over each (a flat figure means it streams).
+the bytes it read next to the size of the indexes and WARCs; then writes 10 000 and 200 000
+article records and prints the peak memory of `newswarc articles` over each (flat: it streams).
 
     .venv/bin/python bench/archive.py [--captures 100000] [--articles 10000,200000]
 """
