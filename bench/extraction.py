@@ -27,11 +27,12 @@ from tests.scoring import corpus_scores, leaks, norm, page_counts  # noqa: E402
 CORPUS = ROOT / "tests/fixtures/extraction"
 
 
-def load_gold() -> list[tuple[Path, dict[str, Any]]]:
-    """Return (page path, gold record) for every fixture page."""
+def load_gold(corpus: Path = CORPUS) -> list[tuple[Path, dict[str, Any]]]:
+    """Return (page path, gold record) for every page of a corpus folder."""
     return [
-        (CORPUS / "pages" / (g.stem + ".html"), json.loads(g.read_text("utf-8")))
-        for g in sorted((CORPUS / "gold").glob("*.json"))
+        (corpus / "pages" / (g.stem + ".html"), json.loads(g.read_text("utf-8")))
+        for g in sorted((corpus / "gold").glob("*.json"))
+        if (corpus / "pages" / (g.stem + ".html")).exists()
     ]
 
 
@@ -148,8 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-failures", action="store_true")
     parser.add_argument("--sweep", action="store_true", help="also score trafilatura options")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="a folder with pages/, gold/")
     args = parser.parse_args()
-    gold = load_gold()
+    gold = load_gold(args.corpus)
     rows = {
         "newswarc": score(gold, run_newswarc(gold)),
         "trafilatura": score(gold, run_trafilatura(gold)),

@@ -57,7 +57,7 @@ LABELS = (
 _SEPARATOR_LINES = frozenset({"-", "–", "—", "•", "*", "|", "·"})
 _SEPARATORS = re.compile(r"[\s\-–—•·*|/:：»«>»،,.؛;()\[\]]+")
 _HEADINGS = ("h2", "h3", "h4", "h5", "h6")
-_BLOCKS = ("p", "div", "ul", "ol", "li", "aside", "section", "figure", *_HEADINGS)
+_BLOCKS = ("p", "div", "ul", "ol", "li", "aside", "section", "figure", "a", *_HEADINGS)
 _PROSE = ("p", "h1", "h2", "h3", "blockquote")
 _MAX_BLOCK_LETTERS = 600  # a related box is a few headlines; longer blocks are content
 _CARD_RESIDUE = 15  # letters outside links a headline card may have (date, section)
@@ -164,12 +164,39 @@ def _is_related_block(el: Any, m: _Measure) -> bool:
     if el.tag in _HEADINGS:
         # A heading is a sub-heading unless all of it is a link to another article.
         return m.link_letters == m.letters
+    if el.tag == "a":
+        # A link used as a block (a card: headline, image), not a link inside a sentence.
+        parent = el.getparent()
+        if parent is None or parent.tag in (
+            "p",
+            "li",
+            "span",
+            "em",
+            "strong",
+            "b",
+            "i",
+            *_HEADINGS,
+        ):
+            return False
+        if "author" in (el.get("rel") or "") or "/author" in (el.get("href") or ""):
+            return False  # a byline with its avatar
+        headline = el.find(".//h2") is not None or el.find(".//h3") is not None
+        headline = headline or el.find(".//h4") is not None or el.find(".//h5") is not None
+        pictured = el.find(".//img") is not None and len(el.text_content().split()) >= 4
+        return m.link_letters == m.letters and (headline or pictured or _alone_on_its_line(el))
     # A block that holds prose paragraphs of its own is a container, not a headline list.
     if el.tag not in ("p", "li") and m.prose:
         return False
     link_chars = m.link_letters
     total = m.letters
     rest, labelled = _strip_label(el.text_content())
+    if not labelled and m.letters - m.link_letters <= 2 * _CARD_RESIDUE:
+        # An unknown label works the same way: a few words and a colon before the link
+        # ("Plus:", "Also on the Gazette:").
+        label = _residue(el)
+        if label.endswith((":", "：")) and len(label.split()) <= 5:
+            total = m.letters - _letters(label)
+            return link_chars >= 0.8 * max(total, 1) or total - link_chars <= 3
     if labelled:
         # The label is not link text; what follows it must be (almost) only links.
         total = _letters(rest)
@@ -177,6 +204,33 @@ def _is_related_block(el: Any, m: _Measure) -> bool:
     # Cards carry a date or a section name beside the headline: a short residue is allowed.
     residue = total - link_chars
     return link_chars >= 0.9 * total or (residue <= _CARD_RESIDUE and link_chars >= 0.6 * total)
+
+
+def _alone_on_its_line(el: Any) -> bool:
+    """Tell whether a headline-long link stands alone between line breaks (<br>-built pages)."""
+    if len(el.text_content().split()) < 4 or (el.tail or "").strip():
+        return False
+    before, after = el.getprevious(), el.getnext()
+    if after is not None and after.tag != "br":
+        return False
+    if before is None:
+        return not (el.getparent().text or "").strip()
+    # After a line break or a block (a quote, a list), with nothing written in between.
+    starts_line = before.tag in ("br", "blockquote", "p", "div", "ul", "ol", "table", *_HEADINGS)
+    return starts_line and not (before.tail or "").strip()
+
+
+def _residue(el: Any) -> str:
+    """Return the text of ``el`` that precedes its first link, whitespace-normalized."""
+    parts = [el.text or ""]
+    for child in el.iterdescendants():
+        if child.tag == "a":
+            break
+        if child.getparent() is not None and child.tag != "a":
+            parts.append(child.text or "")
+            if not any(d.tag == "a" for d in child.iterdescendants()):
+                parts.append(child.tail or "")
+    return " ".join("".join(parts).split())
 
 
 def _is_separator(el: Any, m: _Measure) -> bool:
@@ -233,6 +287,37 @@ _EMBEDS = (
     " | //amp-twitter | //amp-instagram | //amp-facebook | //amp-youtube | //amp-iframe | //iframe"
 )
 _FORM_TEXT = 300  # letters: a sign-up box is a line or two around its form
+
+
+def unwrap_layout_tables(tree: Any) -> int:
+    """Turn tables used for page layout into plain blocks; return how many.
+
+    Old templates put the whole article in a table cell; extractors then treat it as tabular
+    data. A table is layout when a cell holds paragraphs or other tables, or long running text;
+    data tables (prices, results) have short cells and stay tables.
+    """
+    count = 0
+    for table in reversed(tree.xpath("//table")):  # innermost first
+        cells = table.xpath("./tr/td | ./*/tr/td | ./tr/th | ./*/tr/th")
+        layout = any(
+            cell.find(".//p") is not None
+            or cell.find(".//div") is not None
+            or cell.find(".//table") is not None
+            or _letters(cell.text_content()) > 250
+            for cell in cells
+        )
+        if not layout:
+            continue
+        # Only this table's own rows and cells: a data table nested in it stays a table.
+        own = [
+            el
+            for el in table.iterdescendants("tbody", "thead", "tfoot", "tr", "td", "th")
+            if next(el.iterancestors("table"), None) is table
+        ]
+        for el in [*own, table]:
+            el.tag = "div"
+        count += 1
+    return count
 
 
 def remove_boilerplate(tree: Any) -> int:

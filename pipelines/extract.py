@@ -16,7 +16,7 @@ from trafilatura.settings import Extractor, set_date_params
 
 from pipelines import __version__
 from pipelines.charset import decode_html
-from pipelines.cleaning import remove_boilerplate, remove_related_links
+from pipelines.cleaning import remove_boilerplate, remove_related_links, unwrap_layout_tables
 from pipelines.metadata import (
     iso_date,
     parse_html,
@@ -99,11 +99,27 @@ def _body_lines(text: str, *headlines: str | None) -> list[str]:
         if line.casefold() in keys:
             lines = lines[i + 1 :]
             break
-    return [
-        line
-        for line in lines
-        if not (len(line) < 300 and _RIGHTS.match(line)) and line.casefold() not in _AD_LABELS
-    ]
+    # Trafilatura writes list items as "- item"; the item is the text.
+    lines = [line[2:] if line.startswith("- ") else line for line in lines]
+    return [line for line in lines if not _is_chrome_line(line)]
+
+
+def _is_chrome_line(line: str) -> bool:
+    """Tell whether a line is page chrome: rights, ad labels, wire credits, "updated … ago"."""
+    if len(line) >= 300:
+        return False
+    low = line.casefold()
+    if _RIGHTS.match(line) or low in _AD_LABELS or _CREDITS.match(line):
+        return True
+    if low.split(" ", 1)[0].strip("·|-") in _AD_LABELS and len(low.split()) <= 5:
+        return True  # "Advertisement · scroll to continue"
+    return len(low.split()) <= 6 and bool(_UPDATED_AGO.search(low))
+
+
+_CREDITS = re.compile(r"^\(?(reporting|writing|editing|additional reporting) by\b", re.IGNORECASE)
+_UPDATED_AGO = re.compile(
+    r"^(updated|published|منذ|آخر تحديث)\b.*(\bago\b|منذ|دقيقة|ساعة|ساعات|دقائق)|\bago$"
+)
 
 
 # Trafilatura drops non-printable characters, among them the zero-width (non-)joiners that
@@ -156,6 +172,32 @@ def _with_subheadings(tree: Any, lines: list[str]) -> list[str]:
     return out
 
 
+def _with_lists(tree: Any, lines: list[str]) -> list[str]:
+    """Put back article lists trafilatura dropped: link-free items right after a kept paragraph."""
+    index = {line.casefold(): i for i, line in enumerate(lines)}
+    present = set(index)
+    inserts: dict[int, list[str]] = {}
+    for lst in tree.iter("ul", "ol"):
+        items = [" ".join(li.text_content().split()) for li in lst.iterchildren("li")]
+        if len(items) < 2 or lst.find(".//a") is not None or not all(items):
+            continue
+        if any(item.casefold() in present or f"- {item}".casefold() in present for item in items):
+            continue
+        before = lst.getprevious()
+        if before is None or before.tag != "p":
+            continue
+        key = " ".join(before.text_content().split()).casefold()
+        if key in index and index[key] not in inserts:
+            inserts[index[key]] = items
+    if not inserts:
+        return lines
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        out.extend(inserts.get(i, []))
+    return out
+
+
 def _restored(value: Any, restore: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return restore(value)
@@ -202,6 +244,7 @@ def extract_article(
     visible = read_visible_meta(tree, meta.title)
     # A saved page given without its URL still names itself in its canonical link.
     url = url or meta.canonical_url or ""
+    layout_tables = unwrap_layout_tables(tree)
     report = remove_related_links(tree, url)
     boilerplate = remove_boilerplate(tree)
     opts = copy.copy(options or extractor_options())
@@ -216,7 +259,9 @@ def extract_article(
         return None
     site_name = meta.site_name or doc.sitename
     title = _strip_site_suffix(meta.title or doc.title, site_name)
-    lines = _with_subheadings(tree, _body_lines(doc.text, title, visible.headline))
+    lines = _with_lists(
+        tree, _with_subheadings(tree, _body_lines(doc.text, title, visible.headline))
+    )
     article_text = restore("\n".join(lines))
     if not article_text:
         return None
@@ -255,6 +300,7 @@ def extract_article(
             "removed_blocks": report.removed_blocks,
             "removed_separators": report.removed_separators,
             "removed_boilerplate": boilerplate,
+            "layout_tables": layout_tables,
             "date_source": date_source,
             "text_chars": len(article_text),
             "paragraphs": article_text.count("\n") + 1,

@@ -252,7 +252,7 @@ def _headline(body: Any, title: str | None) -> Any:
     """Return the headline element: the <h1> (or h2) closest to the title, else the longest <h1>."""
     key = " ".join((title or "").split()).casefold()
     best, best_score, longest = None, 0.3, None
-    for el in body.iter("h1", "h2"):
+    for el in body.iter("h1", "h2", "h3"):
         text = " ".join(el.text_content().split()).casefold()
         if not text:
             continue
@@ -287,15 +287,44 @@ def _after_headline(tree: Any, title: str | None) -> tuple[Any, list[Any]]:
     return h1, out
 
 
+_AUTHOR_HREF = re.compile(
+    r"/(authors?|writers?|journalists?|people|profiles?|staff|contributors?|by|kuttab|columnists?)"
+    r"(/|$|\?|-)|[?&]author=",
+    re.IGNORECASE,
+)
+_NOT_A_NAME = re.compile(
+    r"\b(article|republish|share|follow|subscribe|e-?mail|print|comments?|newsletter|more)\b",
+    re.IGNORECASE,
+)
+
+
 def _byline_names(el: Any, text: str) -> list[str]:
-    anchors = [" ".join(a.text_content().split()) for a in el.iter("a")]
-    anchors = [a for a in anchors if a and not _AUTHOR_PREFIX.match(a + " ")]
+    links = [
+        (" ".join(a.text_content().split()), a.get("href") or "", a.get("rel") or "")
+        for a in el.iter("a")
+    ]
+    links = [
+        (t, href, rel)
+        for t, href, rel in links
+        if t and not _AUTHOR_PREFIX.match(t + " ") and not _NOT_A_NAME.search(t)
+    ]
+    # Bylines also link sections and actions: when some links go to author pages, only those.
+    authorish = [t for t, href, rel in links if "author" in rel or _AUTHOR_HREF.search(href)]
+    anchors = authorish or [t for t, _, _ in links]
     if anchors:
         return split_authors(anchors)
     rest = _AUTHOR_PREFIX.sub("", text, count=1)
     # The name ends where the date, a separator or a second field begins.
     rest = re.split(r"\s[|•·]\s|\s[-–—]\s|\d|[|•·]|\s{2,}", rest)[0]
     return split_authors([rest])
+
+
+def _is_author_element(el: Any) -> bool:
+    """Tell whether an element is marked as the author's name and holds only a name."""
+    marks = " ".join((el.get("rel") or "", el.get("itemprop") or "", el.get("class") or "")).lower()
+    if not re.search(r"\bauthor\b|author-name|author__name|byline__name", marks):
+        return False
+    return el.find(".//a") is None and 0 < len(el.text_content().split()) <= 5
 
 
 def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
@@ -321,6 +350,8 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
             continue
         if not found.authors and _AUTHOR_PREFIX.match(text):
             found.authors = _byline_names(el, text)
+        elif not found.authors and _is_author_element(el):
+            found.authors = split_authors([text])
         if found.published is None:
             dates = [d for d in find_dates(text) if not d.updated]
             if dates:

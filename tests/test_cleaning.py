@@ -113,3 +113,13 @@ def test_seed_reference_page_blocks_are_all_removed() -> None:
     assert not [h for h in related if h in text]
     for sub in ("الهدف الأمريكي", "الجيش الليبي", "ملفات التعاون"):
         assert sub in text
+
+
+def test_link_alone_between_line_breaks_but_not_inside_a_sentence() -> None:
+    text, removed = clean(
+        f"<div>{P1}<br><br><a href='/v/1'>{H1}</a><br><br>"
+        f"وقال إن <a href='/n/2'>الاتفاق السابق لم يعد ساريا</a> بعد انسحاب الطرفين."
+        f"<br><br>{P2}</div>"
+    )
+    assert H1 not in text and removed == 1
+    assert "الاتفاق السابق لم يعد ساريا" in text and P1 in text and P2 in text

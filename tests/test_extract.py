@@ -70,12 +70,14 @@ def test_url_defaults_to_the_canonical_link() -> None:
 
 CORPUS = Path(__file__).parent / "fixtures/extraction"
 GOLD = sorted((CORPUS / "gold").glob("*.json"))
+# A second corpus, written independently of the code and of the first one.
+VALIDATION = sorted((Path(__file__).parent / "fixtures/validation/gold").glob("*.json"))
 
 
-@pytest.mark.parametrize("gold_path", GOLD, ids=[g.stem for g in GOLD])
+@pytest.mark.parametrize("gold_path", GOLD + VALIDATION, ids=[g.stem for g in GOLD + VALIDATION])
 def test_corpus_page(gold_path: Path) -> None:
     gold = json.loads(gold_path.read_text("utf-8"))
-    page = (CORPUS / "pages" / gold_path.stem).with_suffix(".html").read_bytes()
+    page = (gold_path.parent.parent / "pages" / gold_path.stem).with_suffix(".html").read_bytes()
     record = extract_article(page, gold["url"])
     assert record is not None
     # No related headline may reach the text, whatever the markup.
