@@ -124,6 +124,15 @@ class SeaweedS3:
             "AWS_REGION": "us-east-1",
         }
 
+    def storage(self, uri: str) -> Any:
+        """Return newswarc's storage for ``uri`` on this server."""
+        from pipelines.storage import S3Options, storage_from_uri
+
+        options = S3Options(
+            endpoint_url=self.endpoint, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY
+        )
+        return storage_from_uri(uri, s3=options)
+
     def client(self, secret: str = SECRET_KEY) -> Any:
         """Return a boto3 S3 client for this server."""
         import boto3

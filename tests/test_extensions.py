@@ -17,7 +17,7 @@ from pipelines.reader import ArchiveReader
 from pipelines.storage import S3Options
 from tests.archivecheck import check_warc_file, resolve_pointer, schema_errors, spool_leftovers
 from tests.crawlrun import read_jsonl_gz, run_crawl, start_crawl
-from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from tests.s3server import SeaweedS3
 from tests.site import NewsSite, load_expected
 
 EXPECTED = load_expected()
@@ -66,12 +66,7 @@ def test_crawl_to_s3_end_to_end(news_site: Any, s3: SeaweedS3, tmp_path: Path) -
         check_warc_file(tmp_path / "copy" / key)
     records = [r for k in batches for r in read_jsonl_gz(tmp_path / "copy" / k)]
     assert sorted(urlsplit(r["url"]).path for r in records) == sorted(ARTICLES)
-    reader = ArchiveReader.open(
-        f"s3://{bucket}/news",
-        s3=S3Options(
-            endpoint_url=s3.endpoint, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY
-        ),
-    )
+    reader = ArchiveReader(s3.storage(f"s3://{bucket}/news"))
     for record in records:
         assert schema_errors(record) == []
         ptr = record["warc"]

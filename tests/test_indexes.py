@@ -10,9 +10,9 @@ import pytest
 from pipelines.cdxj import IndexLine, make_line
 from pipelines.indexes import CountingReads, build_indexes, day_index_key, lookup, search_sorted
 from pipelines.reader import ArchiveReader
-from pipelines.storage import FileStorage, S3Options, storage_from_uri
+from pipelines.storage import FileStorage
 from tests.crawlrun import run_crawl
-from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from tests.s3server import SeaweedS3
 
 
 @pytest.fixture
@@ -105,10 +105,7 @@ def test_lookups_on_s3_use_ranged_reads(news_site: Any, s3: SeaweedS3, tmp_path:
         env=s3.env(),
     )
     assert result.returncode == 0, result.log[-2000:]
-    options = S3Options(
-        endpoint_url=s3.endpoint, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY
-    )
-    storage = storage_from_uri(f"s3://{bucket}/n", s3=options)
+    storage = s3.storage(f"s3://{bucket}/n")
     assert build_indexes(storage).merged
     reader = ArchiveReader(storage)
     capture = reader.capture(url)

@@ -19,10 +19,10 @@ from warcio.warcwriter import WARCWriter
 
 from pipelines.cdxj import IndexLine, cdxj_key
 from pipelines.spool import Member, iter_members
-from pipelines.storage import FileStorage, S3Options, storage_from_uri
+from pipelines.storage import FileStorage
 from pipelines.verify import Problem, Report, main_for_tests, verify_archive
 from tests.crawlrun import read_jsonl_gz, run_crawl
-from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from tests.s3server import SeaweedS3
 
 WARC_KINDS = {"gzip", "truncated", "record", "digest"}
 
@@ -331,12 +331,7 @@ def test_s3_archive_verifies(news_site: Any, s3: SeaweedS3, tmp_path: Path) -> N
         env=s3.env(),
     )
     assert result.returncode == 0, result.log[-3000:]
-    storage = storage_from_uri(
-        f"s3://{bucket}/x",
-        s3=S3Options(
-            endpoint_url=s3.endpoint, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY
-        ),
-    )
+    storage = s3.storage(f"s3://{bucket}/x")
     report = verify_archive(storage)
     assert report.problems == []
     warcs = [k for k in storage.list("warc/") if k.endswith(".warc.gz")]

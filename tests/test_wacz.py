@@ -18,11 +18,11 @@ from typing import IO, Any
 import pytest
 
 from pipelines.cdxj import IndexLine
-from pipelines.storage import FileStorage, S3Options, storage_from_uri
+from pipelines.storage import FileStorage
 from pipelines.wacz import INDEX_PATH, PAGES_HEADER, PAGES_PATH, register, write_wacz
 from tests.archivecheck import resolve_pointer, responses
 from tests.crawlrun import read_jsonl_gz
-from tests.s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from tests.s3server import SeaweedS3
 
 PACKAGE_FILES = {INDEX_PATH, PAGES_PATH, "datapackage.json", "datapackage-digest.json"}
 
@@ -364,10 +364,7 @@ def test_package_from_s3_equals_the_local_one(
         key = path.relative_to(archive).as_posix()
         if path.is_file() and not key.startswith("."):
             client.upload_file(str(path), bucket, f"news/{key}")
-    options = S3Options(
-        endpoint_url=s3.endpoint, access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY
-    )
-    storage = storage_from_uri(f"s3://{bucket}/news", s3=options)
+    storage = s3.storage(f"s3://{bucket}/news")
     by_crawl = write_wacz(storage, tmp_path / "c.wacz", crawl_id=crawl["crawl_id"])
     by_date = write_wacz(storage, tmp_path / "d.wacz", date=crawl["day"])
     local = crawl["by_crawl"]
