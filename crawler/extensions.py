@@ -358,6 +358,11 @@ def crawl_counts(stats: dict[str, Any], warc_records: int, pending: int) -> dict
     """Return the headline figures of a crawl, from Scrapy's stats."""
     files = stats.get("newswarc/files/warc", 0)
     return {
+        "discovered": sum(
+            v
+            for k, v in stats.items()
+            if k.startswith("newswarc/discovery/") and k.endswith("_entries")
+        ),
         "requests": stats.get("downloader/request_count", 0),
         "pages_fetched": stats.get("downloader/response_count", 0),
         "captures": stats.get("newswarc/warc/captures", 0),
@@ -382,6 +387,8 @@ def skipped_counts(stats: dict[str, Any]) -> dict[str, int]:
     for key, value in stats.items():
         if key.startswith("newswarc/skipped/"):
             out[key.removeprefix("newswarc/skipped/")] = value
+        elif key in ("newswarc/discovery/too_old", "newswarc/discovery/not_wanted"):
+            out[key.rsplit("/", 1)[1]] = value
         elif key.startswith("httperror/response_ignored_status_count/"):
             out[f"http_{key.rsplit('/', 1)[1]}"] = value
     if stats.get("robotstxt/forbidden"):

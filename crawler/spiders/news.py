@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -11,12 +13,16 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
+from crawler.discovery import Entry, parse_feed, parse_sitemap, robots_sitemaps
 from crawler.items import ArticlePage
 from crawler.middlewares import FETCH_TIME, WARC_POINTER
+from crawler.sites import SITES_DIR, SiteConfig, SiteConfigError, load_site
 from pipelines.detect import article_signals
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
 
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 
@@ -49,20 +55,29 @@ class NewsSpider(scrapy.Spider):
         urls: several article URLs, comma-separated or a file with one per line.
         start_urls: listing pages (home, sections), comma-separated or a file; same-site links
             are followed up to ``DEPTH_LIMIT`` and article pages among them are extracted.
+        site: a site config of ``settings/sites/`` (name, or path to a ``.toml`` file): its
+            feeds, sitemaps and start pages, article URL patterns, politeness and archive.
     """
 
     name = "news"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.newswarc_args = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+        self.site: SiteConfig | None = None
+        if kwargs.get("site"):
+            self.site = load_site(kwargs.pop("site"), Path(kwargs.pop("sites_dir", SITES_DIR)))
+            kwargs.setdefault("start_urls", ",".join(self.site.start_urls))
         articles = []
         if kwargs.get("url"):
             articles += read_url_list(kwargs.pop("url"))
         if kwargs.get("urls"):
             articles += read_url_list(kwargs.pop("urls"))
         listings = read_url_list(kwargs.pop("start_urls")) if kwargs.get("start_urls") else []
-        if not articles and not listings:
-            raise ValueError("give -a url=URL, -a urls=LIST|FILE or -a start_urls=LIST|FILE")
+        kwargs.pop("start_urls", None)
+        if not articles and not listings and self.site is None:
+            raise ValueError(
+                "give -a url=URL, -a urls=LIST|FILE, -a start_urls=LIST|FILE or -a site=NAME"
+            )
         super().__init__(*args, **kwargs)
         self.article_urls = articles
         self.listing_urls = listings
@@ -70,20 +85,89 @@ class NewsSpider(scrapy.Spider):
             hosts = {_host(u) for u in listings}
             self.allowed_domains = sorted(hosts)
         self.sites = {_host(u) for u in listings}
+        if self.site is not None:
+            self.allowed_domains = list(self.site.allowed_domains)
+            self.sites |= set(self.site.allowed_domains)
         self.follow_article_links = False
         self.link_extractor = LinkExtractor(unique=True)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
+        try:
+            spider = super().from_crawler(crawler, *args, **kwargs)
+        except SiteConfigError as exc:
+            logger.critical("newswarc: bad site config, crawl not started: %s", exc)
+            raise
         spider.follow_article_links = crawler.settings.getbool("NEWSWARC_FOLLOW_ARTICLE_LINKS")
+        site = spider.site
+        if site is not None:
+            # The spider is built before the settings freeze: a site's politeness and archive
+            # apply to this crawl, below anything given on the command line.
+            if site.download_delay is not None:
+                crawler.settings.set("DOWNLOAD_DELAY", site.download_delay, priority="spider")
+            if site.concurrency is not None:
+                crawler.settings.set(
+                    "CONCURRENT_REQUESTS_PER_DOMAIN", site.concurrency, priority="spider"
+                )
+            if site.archive_uri:
+                crawler.settings.set("NEWSWARC_ARCHIVE_URI", site.archive_uri, priority="spider")
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.article_urls:
             yield scrapy.Request(url, callback=self.parse, cb_kwargs={"forced": True})
+        if self.site is not None:
+            for url in self.site.feeds:
+                yield scrapy.Request(url, callback=self.parse_feed, dont_filter=True)
+            for url in self.site.sitemaps:
+                callback = self.parse_robots if url.endswith("/robots.txt") else self.parse_sitemap
+                yield scrapy.Request(url, callback=callback, dont_filter=True)
         for url in self.listing_urls:
             yield scrapy.Request(url, callback=self.parse, cb_kwargs={"forced": False})
+
+    def _announced(self, entries: list[Entry], source: str) -> Iterator[scrapy.Request]:
+        """Yield requests for announced articles of the site inside the date window."""
+        assert self.site is not None and self.crawler.stats is not None
+        stats = self.crawler.stats
+        oldest = datetime.now(UTC) - timedelta(hours=self.site.window_hours)
+        for entry in entries:
+            stats.inc_value(f"newswarc/discovery/{source}_entries")
+            if not self.site.wants(entry.url):
+                stats.inc_value("newswarc/discovery/not_wanted")
+                continue
+            if self.site.window_hours and entry.published and entry.published < oldest:
+                stats.inc_value("newswarc/discovery/too_old")
+                continue
+            yield scrapy.Request(
+                entry.url,
+                callback=self.parse,
+                cb_kwargs={"forced": False},
+                meta={"newswarc_announced": source},
+            )
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        """Follow the announced articles of an RSS, Atom or JSON feed."""
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        yield from self._announced(parse_feed(response.body, content_type), "feed")
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        """Follow the announced articles of a (news) sitemap, or the sitemaps of an index."""
+        kind, entries = parse_sitemap(response.body)
+        if kind == "index":
+            assert self.site is not None
+            oldest = datetime.now(UTC) - timedelta(hours=self.site.window_hours)
+            for entry in entries:
+                # A child sitemap last changed before the window announces nothing new.
+                if self.site.window_hours and entry.published and entry.published < oldest:
+                    continue
+                yield scrapy.Request(entry.url, callback=self.parse_sitemap)
+            return
+        yield from self._announced(entries, "sitemap")
+
+    def parse_robots(self, response: Response) -> Iterator[Any]:
+        """Follow the sitemaps robots.txt lists."""
+        for url in robots_sitemaps(response.body):
+            yield scrapy.Request(url, callback=self.parse_sitemap)
 
     def parse(self, response: Response, forced: bool = False) -> Iterator[Any]:
         """Emit the page as an article candidate if it is one; follow links from listings."""
@@ -96,6 +180,11 @@ class NewsSpider(scrapy.Spider):
             stats.inc_value("newswarc/skipped/not_html")
             return
         signals = article_signals(response.url, response.text)
+        announced = response.meta.get("newswarc_announced")
+        if announced:
+            signals = [*signals, announced]  # a feed or sitemap said it is an article
+        if self.site is not None and not self.site.wants(response.url):
+            signals = []  # outside the site's article URL patterns
         if forced or signals:
             stats.inc_value("newswarc/pages/article_candidates")
             pointer = response.meta.get(WARC_POINTER)

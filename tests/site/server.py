@@ -13,6 +13,8 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -81,6 +83,9 @@ ROUTES: dict[str, Route] = {
         "ar/2026/11/23/123265.html", content_type="text/html", bom=True
     ),
 }
+
+# Announced in the feed and the news sitemap, but older than any crawl window.
+OLD_STORY = "/news/2019/01/01/old-story.html"
 
 # Pages listed in the sitemap: everything linked from the home page (not the redirect target).
 SITEMAP_PATHS = (
@@ -441,6 +446,36 @@ class NewsSite:
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
         ).encode()
+        # Feeds and a Google News sitemap announcing every article with its date, and one story
+        # from 2019 that a crawl with a date window must skip.
+        expected = load_expected()
+        dated = sorted(
+            (e["published"], p)
+            for p, e in expected.items()
+            if not p.startswith("_") and e.get("kind") == "article"
+        )
+        dated.insert(0, ("2019-01-01T08:00:00+00:00", OLD_STORY))
+        items = "".join(
+            f"<item><title>{p}</title><link>{base}{p}</link>"
+            f"<pubDate>{format_datetime(datetime.fromisoformat(d))}</pubDate></item>\n"
+            for d, p in dated
+        )
+        self._bodies["/feed.xml"] = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+            f"<title>Daily Meridian</title><link>{base}/</link>\n{items}</channel></rss>\n"
+        ).encode()
+        news = "".join(
+            f"<url><loc>{base}{p}</loc><news:news><news:publication><news:name>Daily Meridian"
+            f"</news:name><news:language>{'ar' if p.startswith('/ar/') else 'en'}</news:language>"
+            f"</news:publication><news:publication_date>{d}</news:publication_date>"
+            f"<news:title>{p}</news:title></news:news></url>\n"
+            for d, p in dated
+        )
+        self._bodies["/news-sitemap.xml"] = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n{news}</urlset>\n'
+        ).encode()
         if self.generated > 0:
             self._gen = GeneratedPages(self.generated, base)
 
@@ -471,8 +506,10 @@ class NewsSite:
             return _Response(
                 200, [("Content-Type", "text/plain; charset=utf-8")], self._bodies[path]
             )
-        if path == "/sitemap.xml":
+        if path in ("/sitemap.xml", "/news-sitemap.xml"):
             return _Response(200, [("Content-Type", "application/xml")], self._bodies[path])
+        if path == "/feed.xml":
+            return _Response(200, [("Content-Type", "application/rss+xml")], self._bodies[path])
         if path.startswith("/gen/") and self._gen is not None:
             gen = self._gen.get(path)
             if gen is not None:
