@@ -10,6 +10,7 @@ import platform
 import secrets
 import shutil
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from twisted.internet import task, threads
 
 from pipelines import __version__
 from pipelines.spool import ClosedFile, SpoolFile, recover
+from pipelines.state import CrawlState, StateError
 from pipelines.storage import FileStorage, S3Options, Storage, StorageError, storage_from_uri
 from pipelines.uploader import Uploader
 from pipelines.warcfile import Exchange, RecordPointer, WarcRoller
@@ -142,6 +144,7 @@ class ArchiveExtension:
         storage: Storage,
         spool: Path,
         *,
+        state: CrawlState,
         crawl_id: str,
         upload_timeout: float,
         backoff: tuple[float, float],
@@ -152,6 +155,7 @@ class ArchiveExtension:
         self.crawler = crawler
         self.storage = storage
         self.spool = spool
+        self.state = state
         self.crawl_id = crawl_id
         self.upload_timeout = upload_timeout
         self.started = datetime.now(UTC)
@@ -184,6 +188,11 @@ class ArchiveExtension:
             except OSError as exc:
                 raise StorageError(f"spool folder {spool} is not writable: {exc}") from exc
             crawl_id = settings.get("NEWSWARC_CRAWL_ID") or new_crawl_id()
+            state_path = Path(settings.get("NEWSWARC_STATE_PATH") or spool / ".crawlstate.sqlite")
+            try:
+                state = CrawlState(state_path.expanduser())
+            except (sqlite3.Error, StateError) as exc:
+                raise StorageError(f"crawl state {state_path} is unusable: {exc}") from exc
             if settings.get("NEWSWARC_CRAWL_ID") and storage.exists(f"crawls/{crawl_id}.json"):
                 raise StorageError(f"crawl id {crawl_id} was already used in {storage.uri}")
         except StorageError as exc:
@@ -194,6 +203,7 @@ class ArchiveExtension:
             crawler,
             storage,
             spool,
+            state=state,
             crawl_id=crawl_id,
             upload_timeout=settings.getfloat("NEWSWARC_UPLOAD_CLOSE_TIMEOUT", 600.0),
             backoff=(
@@ -293,6 +303,7 @@ class ArchiveExtension:
             threads.deferToThread(self.uploader.close, self.upload_timeout)
         )
         manifest = self.manifest(reason, pending=[p.key for p in pending])
+        self.state.close()
         await maybe_deferred_to_future(threads.deferToThread(self._store_manifest, manifest))
         logger.info("%s", format_summary(manifest))
 
@@ -368,6 +379,12 @@ def crawl_counts(stats: dict[str, Any], warc_records: int, pending: int) -> dict
         "captures": stats.get("newswarc/warc/captures", 0),
         "article_candidates": stats.get("newswarc/pages/article_candidates", 0),
         "articles_written": stats.get("newswarc/articles/written", 0),
+        "articles_new": stats.get("newswarc/articles/new", 0),
+        "articles_updated": stats.get("newswarc/articles/updated", 0),
+        "articles_unchanged": stats.get("newswarc/articles/unchanged", 0),
+        "revisits": stats.get("newswarc/warc/revisits", 0),
+        "not_modified": stats.get("newswarc/discovery/not_modified", 0),
+        "known_not_refetched": stats.get("newswarc/discovery/known", 0),
         "warc_files": files,
         "warc_bytes": stats.get("newswarc/files/warc_bytes", 0),
         "warc_records": warc_records,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -11,7 +13,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
 from crawler.extensions import ArchiveExtension
-from pipelines.warcfile import Exchange
+from pipelines.warcfile import Exchange, RevisitOf
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -23,6 +25,20 @@ logger = logging.getLogger(__name__)
 FETCH_TIME = "newswarc_fetch_time"
 #: request.meta (and so response.meta) key with the response record's WARC pointer.
 WARC_POINTER = "newswarc_warc"
+
+
+#: request.meta key set when the response has the payload of the URL's last capture.
+UNCHANGED = "newswarc_unchanged"
+
+
+def payload_digest(body: bytes) -> str:
+    """Return a body's WARC payload digest (``sha1:`` and Base32, as warcio writes it)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body, usedforsecurity=False).digest()).decode()
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 def _latin1(value: bytes | str) -> str:
@@ -100,8 +116,35 @@ class WarcCaptureMiddleware:
         # handler's latency (send to response headers) gives the sending time instead.
         date = datetime.now(UTC) - timedelta(seconds=request.meta.get("download_latency") or 0.0)
         request.meta[FETCH_TIME] = date
-        pointer = self.archive.write_capture(exchange_from(request, response, date))
+        exchange = exchange_from(request, response, date)
+        digest = payload_digest(response.body)
+        state = self.archive.state
+        seen = state.seen(response.url)
+        if (
+            response.status == 200
+            and seen is not None
+            and seen.status == 200
+            and seen.payload_digest == digest
+            and seen.record_id
+            and seen.warc_date
+        ):
+            # Fetched before with the very same payload: a revisit record, not a second copy.
+            exchange.revisit = RevisitOf(seen.record_id, response.url, seen.warc_date, digest)
+            request.meta[UNCHANGED] = True
+            self.stats.inc_value("newswarc/warc/revisits")
+        pointer = self.archive.write_capture(exchange)
         request.meta[WARC_POINTER] = pointer
+        state.record_fetch(
+            response.url,
+            status=response.status,
+            etag=_header(response, b"ETag"),
+            last_modified=_header(response, b"Last-Modified"),
+            payload_digest=digest,
+            # A revisit points on to the record that holds the payload.
+            record_id=seen.record_id if exchange.revisit and seen else pointer.record_id,
+            warc_uri=seen.warc_uri if exchange.revisit and seen else pointer.uri,
+            warc_date=seen.warc_date if exchange.revisit and seen else pointer.date,
+        )
         self.stats.inc_value("newswarc/warc/captures")
         self.stats.inc_value(f"newswarc/warc/status/{response.status}")
         return response

@@ -7,10 +7,11 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.extensions import ArchiveExtension
 from pipelines.spool import GzipMembers, SpoolFile
+from pipelines.state import Version
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -90,6 +91,23 @@ class ArticleBatchPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, dict) or "text" not in item:
             return item
+        state = self.archive.state
+        previous = state.latest_version(item["url"])
+        if previous is not None and previous.text_sha1 == item["text_sha1"]:
+            self.stats.inc_value("newswarc/articles/unchanged")
+            raise DropItem("unchanged text: no new version", log_level="INFO")
+        item["version"] = previous.version + 1 if previous else 1
+        item["previous"] = (
+            {
+                "version": previous.version,
+                "text_sha1": previous.text_sha1,
+                "fetched_at": previous.fetched_at,
+                "crawl_id": previous.crawl_id,
+                "record_id": previous.record_id,
+            }
+            if previous
+            else None
+        )
         if self._file is None:
             self._open()
         assert self._file is not None and self._gz is not None
@@ -105,6 +123,18 @@ class ArticleBatchPipeline:
             raise
         self._items += 1
         self.stats.inc_value("newswarc/articles/written")
+        self.stats.inc_value("newswarc/articles/" + ("updated" if previous else "new"))
+        warc = item.get("warc") or {}
+        state.add_version(
+            Version(
+                item["url"],
+                item["version"],
+                item["text_sha1"],
+                item.get("fetched_at"),
+                item.get("crawl_id"),
+                warc.get("record_id"),
+            )
+        )
         if self._items >= self.max_items or self._file.size >= self.max_bytes:
             self._close()
         return item

@@ -30,6 +30,16 @@ class _RawHeaders(StatusAndHeaders):
         self.headers_buff = self.to_str(header_filter).encode("latin-1") + b"\r\n"
 
 
+@dataclass(frozen=True)
+class RevisitOf:
+    """The earlier capture a revisit record refers to (identical payload)."""
+
+    record_id: str
+    uri: str
+    date: str
+    digest: str
+
+
 @dataclass
 class Exchange:
     """One HTTP request and its response as they crossed the wire (header values in latin-1)."""
@@ -45,6 +55,7 @@ class Exchange:
     request_body: bytes = b""
     ip: str | None = None
     reason: str | None = None
+    revisit: RevisitOf | None = None
 
 
 @dataclass(frozen=True)
@@ -232,14 +243,34 @@ class WarcRoller:
         }
         if exchange.ip:
             warc_headers["WARC-IP-Address"] = exchange.ip
-        response = writer.create_warc_record(
-            exchange.url,
-            "response",
-            payload=io.BytesIO(exchange.body),
-            length=len(exchange.body),
-            http_headers=resp_headers,
-            warc_headers_dict=warc_headers,
-        )
+        revisit = exchange.revisit
+        if revisit is None:
+            response = writer.create_warc_record(
+                exchange.url,
+                "response",
+                payload=io.BytesIO(exchange.body),
+                length=len(exchange.body),
+                http_headers=resp_headers,
+                warc_headers_dict=warc_headers,
+            )
+        else:
+            # Same payload as an earlier capture: headers only, pointing at that record
+            # (identical-payload-digest profile), never a second copy of the body.
+            warc_headers.update(
+                {
+                    "WARC-Type": "revisit",
+                    "WARC-Refers-To": revisit.record_id,
+                    "WARC-Truncated": "length",
+                }
+            )
+            response = writer.create_revisit_record(
+                exchange.url,
+                digest=revisit.digest,
+                refers_to_uri=revisit.uri,
+                refers_to_date=revisit.date,
+                http_headers=resp_headers,
+                warc_headers_dict=warc_headers,
+            )
         start = self._file.tell()
         try:
             writer.write_record(response)
@@ -288,6 +319,7 @@ class WarcRoller:
                 mime=content_type,
                 digest=response.rec_headers.get_header("WARC-Payload-Digest"),
                 method=exchange.method,
+                record_type="revisit" if revisit else "response",
             )
         )
         return RecordPointer(

@@ -87,5 +87,9 @@ def resolve_pointer(data: bytes, pointer: dict[str, Any]) -> dict[str, Any]:
 
 
 def spool_leftovers(spool: Path) -> list[Path]:
-    """Return the files left in a spool, not counting its owner marker (``.archive``)."""
-    return [p for p in spool.rglob("*") if p.is_file() and p.name != ".archive"]
+    """Return the files left in a spool, not counting its owner marker and the crawl state."""
+    return [
+        p
+        for p in spool.rglob("*")
+        if p.is_file() and not p.name.startswith((".archive", ".crawlstate"))
+    ]

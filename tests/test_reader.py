@@ -55,8 +55,10 @@ def test_capture_at_picks_the_closest(news_site: Any, tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     url = news_site.base_url + "/ar/2026/11/28/123456.html"
     stamps = []
-    for _ in range(2):
-        result = run_crawl(tmp_path, ["-a", f"url={url}"], {"NEWSWARC_ARCHIVE_URI": archive})
+    for run in range(2):
+        # A fresh crawl state each time: two full captures, not a capture and its revisit.
+        settings = {"NEWSWARC_ARCHIVE_URI": archive, "NEWSWARC_STATE_PATH": tmp_path / f"s{run}"}
+        result = run_crawl(tmp_path, ["-a", f"url={url}"], settings)
         assert result.returncode == 0, result.log[-2000:]
     reader = ArchiveReader.open(str(archive))
     records = sorted(reader.articles(url=url), key=lambda r: r["fetched_at"])

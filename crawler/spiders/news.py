@@ -14,10 +14,12 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 from crawler.discovery import Entry, parse_feed, parse_sitemap, robots_sitemaps
+from crawler.extensions import ArchiveExtension
 from crawler.items import ArticlePage
-from crawler.middlewares import FETCH_TIME, WARC_POINTER
+from crawler.middlewares import FETCH_TIME, UNCHANGED, WARC_POINTER
 from crawler.sites import SITES_DIR, SiteConfig, SiteConfigError, load_site
 from pipelines.detect import article_signals
+from pipelines.state import CrawlState
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -118,18 +120,48 @@ class NewsSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse, cb_kwargs={"forced": True})
         if self.site is not None:
             for url in self.site.feeds:
-                yield scrapy.Request(url, callback=self.parse_feed, dont_filter=True)
+                yield self._conditional(url, self.parse_feed)
             for url in self.site.sitemaps:
                 callback = self.parse_robots if url.endswith("/robots.txt") else self.parse_sitemap
-                yield scrapy.Request(url, callback=callback, dont_filter=True)
+                yield self._conditional(url, callback)
         for url in self.listing_urls:
             yield scrapy.Request(url, callback=self.parse, cb_kwargs={"forced": False})
+
+    def _state(self) -> CrawlState | None:
+        archive = self.crawler.get_extension(ArchiveExtension)
+        return archive.state if archive is not None else None
+
+    def _conditional(self, url: str, callback: Any) -> scrapy.Request:
+        """Return a request for a feed or sitemap that asks only for what changed since."""
+        headers = {}
+        state = self._state()
+        seen = state.seen(url) if state is not None else None
+        if seen is not None and seen.status == 200:
+            if seen.etag:
+                headers["If-None-Match"] = seen.etag
+            if seen.last_modified:
+                headers["If-Modified-Since"] = seen.last_modified
+        return scrapy.Request(
+            url,
+            callback=callback,
+            headers=headers,
+            dont_filter=True,
+            meta={"handle_httpstatus_list": [304]},
+        )
+
+    def _not_modified(self, response: Response) -> bool:
+        if response.status == 304:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("newswarc/discovery/not_modified")
+            return True
+        return False
 
     def _announced(self, entries: list[Entry], source: str) -> Iterator[scrapy.Request]:
         """Yield requests for announced articles of the site inside the date window."""
         assert self.site is not None and self.crawler.stats is not None
         stats = self.crawler.stats
         oldest = datetime.now(UTC) - timedelta(hours=self.site.window_hours)
+        state = self._state()
         for entry in entries:
             stats.inc_value(f"newswarc/discovery/{source}_entries")
             if not self.site.wants(entry.url):
@@ -138,20 +170,37 @@ class NewsSpider(scrapy.Spider):
             if self.site.window_hours and entry.published and entry.published < oldest:
                 stats.inc_value("newswarc/discovery/too_old")
                 continue
+            seen = state.seen(entry.url) if state is not None else None
+            recrawl = False
+            if seen is not None and seen.status == 200:
+                # Fetched in an earlier run: fetch again only while it is young enough to
+                # still be edited (the site's recrawl_hours), to catch updates.
+                first = datetime.fromisoformat(seen.first_seen)
+                recrawl = bool(self.site.recrawl_hours) and first >= datetime.now(UTC) - timedelta(
+                    hours=self.site.recrawl_hours
+                )
+                if not recrawl:
+                    stats.inc_value("newswarc/discovery/known")
+                    continue
             yield scrapy.Request(
                 entry.url,
                 callback=self.parse,
                 cb_kwargs={"forced": False},
                 meta={"newswarc_announced": source},
+                dont_filter=recrawl,
             )
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         """Follow the announced articles of an RSS, Atom or JSON feed."""
+        if self._not_modified(response):
+            return
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         yield from self._announced(parse_feed(response.body, content_type), "feed")
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         """Follow the announced articles of a (news) sitemap, or the sitemaps of an index."""
+        if self._not_modified(response):
+            return
         kind, entries = parse_sitemap(response.body)
         if kind == "index":
             assert self.site is not None
@@ -185,7 +234,10 @@ class NewsSpider(scrapy.Spider):
             signals = [*signals, announced]  # a feed or sitemap said it is an article
         if self.site is not None and not self.site.wants(response.url):
             signals = []  # outside the site's article URL patterns
-        if forced or signals:
+        if signals and response.meta.get(UNCHANGED):
+            # The same payload as the last capture (a revisit): the same text, no new record.
+            stats.inc_value("newswarc/articles/unchanged")
+        elif forced or signals:
             stats.inc_value("newswarc/pages/article_candidates")
             pointer = response.meta.get(WARC_POINTER)
             fetched = response.meta.get(FETCH_TIME)
