@@ -236,10 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", action="store_true", help="every URL under this one")
     p.set_defaults(func=cmd_captures)
 
+    from crawler import schedule
     from pipelines import verify, wacz
 
     verify.register(sub)
     wacz.register(sub)
+    schedule.register(sub)
 
     p = sub.add_parser("capture", help="print the archived HTTP response of a URL")
     p.add_argument("archive", help="archive URI")

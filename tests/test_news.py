@@ -130,9 +130,10 @@ def test_redirect_404_robots_and_cookies_are_captured(crawl: dict[str, Any]) -> 
 
 def test_request_records_match_what_the_server_received(crawl: dict[str, Any]) -> None:
     site = crawl["site"]
-    received = {}
-    for r in site.requests:
-        received.setdefault(r["path"], r)
+    received: dict[str, list[list[tuple[str, str]]]] = {}
+    for r in site.requests:  # other crawls share the site: any request of the path may be ours
+        received.setdefault(r["path"], []).append(sorted((k.lower(), v) for k, v in r["headers"]))
+    checked = 0
     for path in crawl["warcs"]:
         for req in requests(path):
             target = urlsplit(req["url"])
@@ -141,9 +142,9 @@ def test_request_records_match_what_the_server_received(crawl: dict[str, Any]) -
                 continue
             assert req["concurrent"]
             assert req["line"].startswith(f"GET {target.path}")
-            got = sorted((k.lower(), v) for k, v in req["headers"])
-            sent = sorted((k.lower(), v) for k, v in wire["headers"])
-            assert got == sent, target.path
+            assert sorted((k.lower(), v) for k, v in req["headers"]) in wire, target.path
+            checked += 1
+    assert checked >= 10
 
 
 def test_article_text_is_clean_and_decoded(crawl: dict[str, Any]) -> None:

@@ -242,6 +242,9 @@ class _Handler(BaseHTTPRequestHandler):
         if allowed:
             http11 = self.request_version == "HTTP/1.1"
             resp = site._respond(self.path, self.headers.get("Accept-Encoding"), http11)
+            etag = dict(resp.headers).get("ETag")
+            if etag and self.headers.get("If-None-Match") == etag:
+                resp = _Response(304, [("ETag", etag)], b"")
         else:
             headers = [("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")]
             resp = _Response(405, headers, b"Method not allowed\n")
@@ -314,6 +317,8 @@ class NewsSite:
         self._bodies: dict[str, bytes] = {}
         self._gzipped: dict[str, bytes] = {}
         self._gen: GeneratedPages | None = None
+        self._overrides: dict[str, bytes | None] = {}
+        self._announced: list[tuple[str, str]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -446,21 +451,46 @@ class NewsSite:
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
         ).encode()
-        # Feeds and a Google News sitemap announcing every article with its date, and one story
-        # from 2019 that a crawl with a date window must skip.
         expected = load_expected()
-        dated = sorted(
+        self._announced = sorted(
             (e["published"], p)
             for p, e in expected.items()
             if not p.startswith("_") and e.get("kind") == "article"
         )
-        dated.insert(0, ("2019-01-01T08:00:00+00:00", OLD_STORY))
+        self._announced.insert(0, ("2019-01-01T08:00:00+00:00", OLD_STORY))
+        self._build_feeds()
+        if self.generated > 0:
+            self._gen = GeneratedPages(self.generated, base)
+
+    # -- a site that changes between crawls --------------------------------------------------
+
+    def publish(self, path: str, body: bytes, published: str) -> None:
+        """Serve a new article at ``path`` and announce it in the feed and the news sitemap."""
+        with self._lock:
+            self._overrides[path] = body
+            self._announced.append((published, path))
+        self._build_feeds()
+
+    def edit(self, path: str, body: bytes) -> None:
+        """Serve ``body`` at an existing path from now on (an edited article)."""
+        with self._lock:
+            self._overrides[path] = body
+
+    def withdraw(self, path: str) -> None:
+        """Answer 404 at ``path`` from now on (the feed still lists it, as feeds lag)."""
+        with self._lock:
+            self._overrides[path] = None
+
+    def _build_feeds(self) -> None:
+        """(Re)build the RSS feed and the Google News sitemap from the announced articles."""
+        base = self.base_url
+        dated = sorted(self._announced)
         items = "".join(
             f"<item><title>{p}</title><link>{base}{p}</link>"
             f"<pubDate>{format_datetime(datetime.fromisoformat(d))}</pubDate></item>\n"
             for d, p in dated
         )
-        self._bodies["/feed.xml"] = (
+        feed = (
             '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
             f"<title>Daily Meridian</title><link>{base}/</link>\n{items}</channel></rss>\n"
         ).encode()
@@ -471,17 +501,23 @@ class NewsSite:
             f"<news:title>{p}</news:title></news:news></url>\n"
             for d, p in dated
         )
-        self._bodies["/news-sitemap.xml"] = (
+        sitemap = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
             f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n{news}</urlset>\n'
         ).encode()
-        if self.generated > 0:
-            self._gen = GeneratedPages(self.generated, base)
+        with self._lock:
+            self._bodies["/feed.xml"] = feed
+            self._bodies["/news-sitemap.xml"] = sitemap
 
     def _respond(self, target: str, accept_encoding: str | None, http11: bool) -> _Response:
         path = urlsplit(target).path or "/"
         common = [("Cache-Control", "public, max-age=60"), ("X-Content-Type-Options", "nosniff")]
+        if path in self._overrides:
+            body = self._overrides[path]
+            if body is None:
+                return _Response(404, [("Content-Type", HTML_UTF8)], NOT_FOUND_HTML)
+            return _Response(200, [("Content-Type", HTML_UTF8), *common], body)
         route = ROUTES.get(path)
         if route is not None:
             headers = [("Content-Type", route.content_type), *common]
@@ -506,10 +542,14 @@ class NewsSite:
             return _Response(
                 200, [("Content-Type", "text/plain; charset=utf-8")], self._bodies[path]
             )
-        if path in ("/sitemap.xml", "/news-sitemap.xml"):
+        if path == "/sitemap.xml":
             return _Response(200, [("Content-Type", "application/xml")], self._bodies[path])
-        if path == "/feed.xml":
-            return _Response(200, [("Content-Type", "application/rss+xml")], self._bodies[path])
+        if path in ("/feed.xml", "/news-sitemap.xml"):
+            # Validators, so crawlers can ask for them conditionally.
+            body = self._bodies[path]
+            etag = '"' + zlib.crc32(body).to_bytes(4, "big").hex() + '"'
+            kind = "application/rss+xml" if path == "/feed.xml" else "application/xml"
+            return _Response(200, [("Content-Type", kind), ("ETag", etag)], body)
         if path.startswith("/gen/") and self._gen is not None:
             gen = self._gen.get(path)
             if gen is not None:
