@@ -134,6 +134,26 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crawls(args: argparse.Namespace) -> int:
+    """List the archive's crawls with their counts, so an empty run shows from a broken one."""
+    from pipelines.reader import ArchiveReader
+
+    for manifest in ArchiveReader.open(args.archive).crawls():
+        if args.json:
+            _print(manifest)
+            continue
+        c = manifest.get("counts", {})
+        errors = c.get("errors", 0)
+        print(
+            f"{manifest['crawl_id']}  {manifest.get('finish_reason', '?'):<10} "
+            f"discovered {c.get('discovered', 0):>5}  fetched {c.get('pages_fetched', 0):>5}  "
+            f"new {c.get('articles_new', 0):>4}  updated {c.get('articles_updated', 0):>4}  "
+            f"unchanged {c.get('articles_unchanged', 0):>4}  errors {errors:>3}  "
+            f"pending {c.get('uploads_pending', 0)}"
+        )
+    return 0
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     """Build missing CDXJ indexes and the merged index of each day."""
     from pipelines.indexes import build_indexes
@@ -225,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-chars", type=int, default=400, help="shorter pages are not articles")
     p.add_argument("-o", "--output", help="write the JSON lines to this file")
     p.set_defaults(func=cmd_reextract)
+
+    p = sub.add_parser("crawls", help="list the crawls of an archive with their counts")
+    p.add_argument("archive", help="archive URI")
+    p.add_argument("--json", action="store_true", help="the whole manifests, as JSON lines")
+    p.set_defaults(func=cmd_crawls)
 
     p = sub.add_parser("index", help="build missing CDXJ indexes and per-day merged indexes")
     p.add_argument("archive", help="archive URI")

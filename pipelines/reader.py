@@ -179,6 +179,13 @@ class ArchiveReader:
                             continue
                     yield record
 
+    def crawls(self) -> Iterator[dict[str, Any]]:
+        """Yield every crawl manifest, oldest first (crawl ids sort by start time)."""
+        for key in sorted(self.storage.list("crawls/")):
+            if key.endswith(".json"):
+                with self.storage.open(key) as fh:
+                    yield json.loads(fh.read())
+
     def read_pointer(self, pointer: dict[str, Any]) -> Capture:
         """Read the response record a ``warc`` pointer (or index line) names, in one ranged read.
 

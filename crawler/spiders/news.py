@@ -171,7 +171,6 @@ class NewsSpider(scrapy.Spider):
                 stats.inc_value("newswarc/discovery/too_old")
                 continue
             seen = state.seen(entry.url) if state is not None else None
-            recrawl = False
             if seen is not None and seen.status == 200:
                 # Fetched in an earlier run: fetch again only while it is young enough to
                 # still be edited (the site's recrawl_hours), to catch updates.
@@ -187,7 +186,6 @@ class NewsSpider(scrapy.Spider):
                 callback=self.parse,
                 cb_kwargs={"forced": False},
                 meta={"newswarc_announced": source},
-                dont_filter=recrawl,
             )
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
