@@ -99,6 +99,7 @@ class _Measure:
     link_letters: int  # letters inside links to other pages of the same site
     links: int  # such links
     prose: bool  # holds a prose element (paragraph, heading) of its own with > 200 letters
+    any_link_letters: int = 0  # letters inside links to any other page, on any site
 
 
 class _Measurer:
@@ -141,7 +142,7 @@ class _Measurer:
 
     def measure(self, el: Any) -> _Measure:
         letters = _letters(el.text or "")
-        link_letters = links = 0
+        link_letters = links = any_link = 0
         prose = False
         for child in el:
             if isinstance(child.tag, str):
@@ -149,17 +150,24 @@ class _Measurer:
                 letters += m.letters
                 link_letters += m.link_letters
                 links += m.links
+                any_link += m.any_link_letters
                 prose = prose or m.prose or (child.tag in _PROSE and m.letters > 200)
             letters += _letters(child.tail or "")
-        if el.tag == "a" and letters and self._same_site_article(el.get("href") or ""):
-            link_letters, links = letters, links + 1
-        m = _Measure(letters, link_letters, links, prose)
+        if el.tag == "a" and letters:
+            href = (el.get("href") or "").strip()
+            if self._same_site_article(href):
+                link_letters, links = letters, links + 1
+            if href.startswith(("http://", "https://", "/")) or self._same_site_article(href):
+                any_link = letters
+        m = _Measure(letters, link_letters, links, prose, any_link)
         self.sizes[el] = m
         return m
 
 
 def _is_related_block(el: Any, m: _Measure) -> bool:
-    if m.links == 0 or m.letters == 0 or m.letters > _MAX_BLOCK_LETTERS:
+    if m.letters == 0 or m.letters > _MAX_BLOCK_LETTERS:
+        return False
+    if m.links == 0 and not (m.any_link_letters and _strip_label(el.text_content())[1]):
         return False
     if el.tag in _HEADINGS:
         # A heading is a sub-heading unless all of it is a link to another article.
@@ -190,31 +198,39 @@ def _is_related_block(el: Any, m: _Measure) -> bool:
     link_chars = m.link_letters
     total = m.letters
     rest, labelled = _strip_label(el.text_content())
+    if labelled and m.any_link_letters > link_chars:
+        # "Read more:" before a link to another publication is a promo line all the same.
+        link_chars = m.any_link_letters
     if not labelled and m.letters - m.link_letters <= 2 * _CARD_RESIDUE:
         # An unknown label works the same way: a few words and a colon before the link
         # ("Plus:", "Also on the Gazette:").
         label = _residue(el)
-        if label.endswith((":", "：")) and len(label.split()) <= 5:
+        if label.endswith((":", "：")) and len(label.split()) <= 5 and m.links:
             total = m.letters - _letters(label)
             return link_chars >= 0.8 * max(total, 1) or total - link_chars <= 3
     if labelled:
-        # The label is not link text; what follows it must be (almost) only links.
+        # The label is not link text; what follows it must be (almost) only links, with at
+        # most a short attribution ("(Leme Gazette)").
         total = _letters(rest)
-        return link_chars >= 0.8 * max(total, 1) or total - link_chars <= 3
+        return link_chars >= 0.8 * max(total, 1) or total - link_chars <= _CARD_RESIDUE
     # Cards carry a date or a section name beside the headline: a short residue is allowed.
     residue = total - link_chars
     return link_chars >= 0.9 * total or (residue <= _CARD_RESIDUE and link_chars >= 0.6 * total)
 
 
-def _alone_on_its_line(el: Any) -> bool:
-    """Tell whether a headline-long link stands alone between line breaks (<br>-built pages)."""
+def _alone_on_its_line(el: Any, lead: Any = None) -> bool:
+    """Tell whether a headline-long link stands alone between line breaks (<br>-built pages).
+
+    With ``lead`` (a label element just before the link), the line is the label and the link.
+    """
     if len(el.text_content().split()) < 4 or (el.tail or "").strip():
         return False
-    before, after = el.getprevious(), el.getnext()
+    first = lead if lead is not None else el
+    before, after = first.getprevious(), el.getnext()
     if after is not None and after.tag != "br":
         return False
     if before is None:
-        return not (el.getparent().text or "").strip()
+        return not (first.getparent().text or "").strip()
     # After a line break or a block (a quote, a list), with nothing written in between.
     starts_line = before.tag in ("br", "blockquote", "p", "div", "ul", "ol", "table", *_HEADINGS)
     return starts_line and not (before.tail or "").strip()
@@ -263,7 +279,24 @@ def remove_related_links(tree: Any, page_url: str) -> CleanReport:
         elif _is_related_block(el, m):
             doomed.append(el)
             taken.add(el)
+    # A label and its link on a line of their own, in pages built with <br>: no block to drop.
+    for a in body.iter("a"):
+        label = a.getprevious()
+        if (
+            label is not None
+            and label.tag in ("b", "strong", "span", "em", "font")
+            and not (label.tail or "").strip()
+            and _strip_label(label.text_content())[1]
+            and not _strip_label(label.text_content())[0].strip(" :：-–")
+            and sizes.get(a) is not None
+            and sizes[a].any_link_letters
+            and _alone_on_its_line(a, lead=label)
+            and not any(x in taken for x in a.iterancestors())
+        ):
+            doomed.extend([label, a])
     for el in doomed:
+        if el.getparent() is None:
+            continue
         report.removed_text.append(_norm(el.text_content())[:200])
         _drop(el)
     report.removed_blocks = len(doomed)
@@ -320,9 +353,27 @@ def unwrap_layout_tables(tree: Any) -> int:
     return count
 
 
+# Short page chrome recognised by its own markup: buttons, photo credits, consent banners.
+_CHROME = (
+    "//button"
+    " | //*[contains(@class, 'credit') or contains(@itemprop, 'copyrightHolder')]"
+    " | //*[contains(@id, 'cookie') or contains(@class, 'cookie') or contains(@id, 'consent')"
+    " or contains(@class, 'consent') or contains(@class, 'gdpr') or contains(@id, 'gdpr')]"
+)
+_CHROME_TEXT = 600  # letters: a banner or a credit, never an article body
+
+
 def remove_boilerplate(tree: Any) -> int:
-    """Remove embedded social posts and sign-up boxes (blocks built around a form); count them."""
+    """Remove embedded posts, sign-up boxes, buttons, photo credits and consent banners."""
     removed = 0
+    for el in tree.xpath(_CHROME):
+        if (
+            el.getparent() is not None
+            and el.tag not in ("body", "html", "article", "main")
+            and _letters(el.text_content()) <= _CHROME_TEXT
+        ):
+            _drop(el)
+            removed += 1
     for el in tree.xpath(_EMBEDS):
         if el.getparent() is not None:
             _drop(el)

@@ -99,8 +99,16 @@ def _body_lines(text: str, *headlines: str | None) -> list[str]:
         if line.casefold() in keys:
             lines = lines[i + 1 :]
             break
-    # Trafilatura writes list items as "- item"; the item is the text.
+    # Trafilatura writes list items as "- item" and table rows as "| a | b |": keep the text,
+    # cells apart by tabs, and no "|---|" rule lines.
     lines = [line[2:] if line.startswith("- ") else line for line in lines]
+    lines = [
+        "\t".join(cell.strip() for cell in line.strip("|").split("|"))
+        if line.startswith("|") and line.endswith("|")
+        else line
+        for line in lines
+        if not re.fullmatch(r"\|?(\s*:?-{3,}:?\s*\|)+\s*", line)
+    ]
     return [line for line in lines if not _is_chrome_line(line)]
 
 
@@ -113,6 +121,8 @@ def _is_chrome_line(line: str) -> bool:
         return True
     if low.split(" ", 1)[0].strip("·|-") in _AD_LABELS and len(low.split()) <= 5:
         return True  # "Advertisement · scroll to continue"
+    if re.fullmatch(r"\d{1,3}\s*/\s*\d{1,3}", low):
+        return True  # a gallery's "3 / 10" counter
     return len(low.split()) <= 6 and bool(_UPDATED_AGO.search(low))
 
 

@@ -30,7 +30,8 @@ ARTICLE_TYPES = frozenset(
 )
 
 _AUTHOR_PREFIX = re.compile(
-    r"^\s*(by|from|بقلم|كتب|كتبت|كتبه|تحرير|إعداد|اعداد|par|por|von|автор|авторы|نویسنده)"
+    r"^\s*((photographs|photos|pictures|words|text|reporting|interview|report) by|by|from"
+    r"|بقلم|كتب|كتبت|كتبه|تحرير|إعداد|اعداد|par|por|von|автор|авторы|نویسنده)"
     r"(?![\w])\s*[:：\-–]?\s*",
     re.IGNORECASE,
 )
@@ -322,9 +323,15 @@ def _byline_names(el: Any, text: str) -> list[str]:
 def _is_author_element(el: Any) -> bool:
     """Tell whether an element is marked as the author's name and holds only a name."""
     marks = " ".join((el.get("rel") or "", el.get("itemprop") or "", el.get("class") or "")).lower()
-    if not re.search(r"\bauthor\b|author-name|author__name|byline__name", marks):
+    if not re.search(r"\bauthor\b|author-name|author__name|byline", marks):
         return False
-    return el.find(".//a") is None and 0 < len(el.text_content().split()) <= 5
+    if el.find(".//a") is not None:
+        # A byline with links names its authors in the links to author pages.
+        return any(
+            "author" in (a.get("rel") or "") or _AUTHOR_HREF.search(a.get("href") or "")
+            for a in el.iter("a")
+        )
+    return 0 < len(el.text_content().split()) <= 5
 
 
 def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
@@ -351,7 +358,9 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
         if not found.authors and _AUTHOR_PREFIX.match(text):
             found.authors = _byline_names(el, text)
         elif not found.authors and _is_author_element(el):
-            found.authors = split_authors([text])
+            found.authors = (
+                _byline_names(el, text) if el.find(".//a") is not None else split_authors([text])
+            )
         if found.published is None:
             dates = [d for d in find_dates(text) if not d.updated]
             if dates:
