@@ -344,6 +344,8 @@ class ArchiveExtension:
             "started": self.started.isoformat(),
             "finished": datetime.now(UTC).isoformat(),
             "finish_reason": reason,
+            "duration_seconds": round((datetime.now(UTC) - self.started).total_seconds(), 3),
+            "site": _site_of(spider),
             "host": socket.gethostname(),
             "counts": crawl_counts(stats, self.warc.stats.records, len(pending)),
             "errors": {
@@ -365,6 +367,19 @@ class ArchiveExtension:
         }
 
 
+def _site_of(spider: Any) -> dict[str, Any] | None:
+    """Return the site config a crawl ran with: name, file and a digest of its content."""
+    site = getattr(spider, "site", None)
+    if site is None:
+        return None
+    data = site.path.read_bytes()
+    return {
+        "name": site.name,
+        "config": str(site.path),
+        "config_sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
 def crawl_counts(stats: dict[str, Any], warc_records: int, pending: int) -> dict[str, int]:
     """Return the headline figures of a crawl, from Scrapy's stats."""
     files = stats.get("newswarc/files/warc", 0)
@@ -376,6 +391,12 @@ def crawl_counts(stats: dict[str, Any], warc_records: int, pending: int) -> dict
         ),
         "requests": stats.get("downloader/request_count", 0),
         "pages_fetched": stats.get("downloader/response_count", 0),
+        "failed": sum(
+            v
+            for k, v in stats.items()
+            if k.startswith(("httperror/response_ignored_status_count/", "newswarc/errors/"))
+        )
+        + sum(v for k, v in stats.items() if k.startswith("downloader/exception_type_count/")),
         "captures": stats.get("newswarc/warc/captures", 0),
         "article_candidates": stats.get("newswarc/pages/article_candidates", 0),
         "articles_written": stats.get("newswarc/articles/written", 0),

@@ -22,6 +22,12 @@ CREATE TABLE IF NOT EXISTS urls (
     warc_uri TEXT,
     warc_date TEXT
 );
+CREATE TABLE IF NOT EXISTS discovery (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    processed TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS articles (
     url TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -142,6 +148,23 @@ class CrawlState:
                 warc_date,
             ),
         )
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """Return the (ETag, Last-Modified) of a feed or sitemap a finished crawl processed."""
+        row = self.db.execute(
+            "SELECT etag, last_modified FROM discovery WHERE url = ?", (url,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_validators(self, found: dict[str, tuple[str | None, str | None]]) -> None:
+        """Remember the validators of feeds and sitemaps whose every entry was handled."""
+        now = datetime.now(UTC).isoformat()
+        for url, (etag, last_modified) in found.items():
+            self.db.execute(
+                "INSERT OR REPLACE INTO discovery (url, etag, last_modified, processed)"
+                " VALUES (?, ?, ?, ?)",
+                (url, etag, last_modified, now),
+            )
 
     def latest_version(self, url: str) -> Version | None:
         """Return the newest stored version of the article at ``url``."""

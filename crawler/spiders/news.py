@@ -91,6 +91,7 @@ class NewsSpider(scrapy.Spider):
             self.allowed_domains = list(self.site.allowed_domains)
             self.sites |= set(self.site.allowed_domains)
         self.follow_article_links = False
+        self._validators: dict[str, tuple[str | None, str | None]] = {}
         self.link_extractor = LinkExtractor(unique=True)
 
     @classmethod
@@ -135,12 +136,12 @@ class NewsSpider(scrapy.Spider):
         """Return a request for a feed or sitemap that asks only for what changed since."""
         headers = {}
         state = self._state()
-        seen = state.seen(url) if state is not None else None
-        if seen is not None and seen.status == 200:
-            if seen.etag:
-                headers["If-None-Match"] = seen.etag
-            if seen.last_modified:
-                headers["If-Modified-Since"] = seen.last_modified
+        # Validators saved only by crawls that finished: a killed run's feed is read again.
+        etag, last_modified = state.validators(url) if state is not None else (None, None)
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
         return scrapy.Request(
             url,
             callback=callback,
@@ -154,7 +155,19 @@ class NewsSpider(scrapy.Spider):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("newswarc/discovery/not_modified")
             return True
+        etag = response.headers.get(b"ETag")
+        modified = response.headers.get(b"Last-Modified")
+        self._validators[response.url] = (
+            etag.decode("latin-1") if etag else None,
+            modified.decode("latin-1") if modified else None,
+        )
         return False
+
+    def closed(self, reason: str) -> None:
+        """Save the feeds' validators once every entry they announced was handled."""
+        state = self._state()
+        if reason == "finished" and state is not None and self._validators:
+            state.save_validators(self._validators)
 
     def _announced(self, entries: list[Entry], source: str) -> Iterator[scrapy.Request]:
         """Yield requests for announced articles of the site inside the date window."""
@@ -171,7 +184,10 @@ class NewsSpider(scrapy.Spider):
                 stats.inc_value("newswarc/discovery/too_old")
                 continue
             seen = state.seen(entry.url) if state is not None else None
-            if seen is not None and seen.status == 200:
+            # Known only once its article is recorded: a crawl killed between the capture and
+            # the record fetches it again rather than lose it.
+            recorded = state is not None and state.latest_version(entry.url) is not None
+            if seen is not None and seen.status == 200 and recorded:
                 # Fetched in an earlier run: fetch again only while it is young enough to
                 # still be edited (the site's recrawl_hours), to catch updates.
                 first = datetime.fromisoformat(seen.first_seen)
@@ -232,7 +248,13 @@ class NewsSpider(scrapy.Spider):
             signals = [*signals, announced]  # a feed or sitemap said it is an article
         if self.site is not None and not self.site.wants(response.url):
             signals = []  # outside the site's article URL patterns
-        if signals and response.meta.get(UNCHANGED):
+        state = self._state()
+        if (
+            signals
+            and response.meta.get(UNCHANGED)
+            and state is not None
+            and state.latest_version(response.url) is not None
+        ):
             # The same payload as the last capture (a revisit): the same text, no new record.
             stats.inc_value("newswarc/articles/unchanged")
         elif forced or signals:
