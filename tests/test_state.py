@@ -99,6 +99,10 @@ def test_runs_archive_only_what_changed(tmp_path: Path, tools_bin: Path) -> None
         second = run_crawl(tmp_path, ["-a", f"site={recrawl}"])
         assert second.returncode == 0, second.log[-3000:]
         m2 = manifest_of(archive, second)
+        fetched2 = {r["path"] for r in site.requests[start:]}
+        # Only the feed, the sitemap and the new or recrawled articles: no listing page.
+        assert fetched2 <= {"/feed.xml", "/news-sitemap.xml", "/robots.txt", NEW, *ARTICLES}
+        assert NEW in fetched2 and EDITED in fetched2
         r2 = {urlsplit(r["url"]).path: r for r in records_of(archive, m2["crawl_id"])}
         assert sorted(r2) == sorted([EDITED, NEW])
         assert r2[NEW]["version"] == 1
