@@ -172,13 +172,20 @@ def _with_subheadings(tree: Any, lines: list[str]) -> list[str]:
         nxt = " ".join(follower.text_content().split()).casefold()
         if nxt in index and index[nxt] not in inserts:
             inserts[index[nxt]] = text
+    return _spliced(lines, {i: [text] for i, text in inserts.items()}, before=True)
+
+
+def _spliced(lines: list[str], inserts: dict[int, list[str]], *, before: bool) -> list[str]:
+    """Return ``lines`` with ``inserts[i]`` put before (or after) line ``i``."""
     if not inserts:
         return lines
     out: list[str] = []
     for i, line in enumerate(lines):
-        if i in inserts:
-            out.append(inserts[i])
+        if before:
+            out.extend(inserts.get(i, []))
         out.append(line)
+        if not before:
+            out.extend(inserts.get(i, []))
     return out
 
 
@@ -199,13 +206,7 @@ def _with_lists(tree: Any, lines: list[str]) -> list[str]:
         key = " ".join(before.text_content().split()).casefold()
         if key in index and index[key] not in inserts:
             inserts[index[key]] = items
-    if not inserts:
-        return lines
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        out.append(line)
-        out.extend(inserts.get(i, []))
-    return out
+    return _spliced(lines, inserts, before=False)
 
 
 def _restored(value: Any, restore: Callable[[str], str]) -> Any:

@@ -624,6 +624,37 @@ def _check_index(
         )
 
 
+def _merged_day(key: str) -> date | None:
+    match = re.match(r"^indexes/(\d{4})/(\d{2})/(\d{2})\.cdxj$", key)
+    return date(*(int(g) for g in match.groups())) if match else None
+
+
+def _check_day_index(storage: Storage, key: str, report: Report) -> None:
+    """Resolve every line of a day's merged index, whatever WARC file it names."""
+    report.index_files += 1
+    offset = 0
+    previous: tuple[str, str] | None = None
+    with storage.open(key) as fh:
+        for number, raw in enumerate(_lines(fh), 1):
+            where = offset
+            offset += len(raw)
+            if not raw.strip():
+                continue
+            report.index_lines += 1
+            try:
+                line = IndexLine.parse(raw.decode("utf-8"))
+                warc = warc_key(line.data.get("filename", ""))
+            except (ValueError, UnicodeDecodeError) as exc:
+                report.add("index", key, where, f"line {number} is not a CDXJ line: {exc}")
+                continue
+            if previous is not None and (line.key, line.timestamp) < previous:
+                report.add("index", key, where, f"line {number} is out of order")
+            previous = (line.key, line.timestamp)
+            problem = _index_line_problem(storage, line, line.data["filename"], warc)
+            if problem:
+                report.add("index", key, where, f"line {number}: {problem}")
+
+
 def _index_line_problem(storage: Storage, line: IndexLine, filename: str, warc: str) -> str:
     data = line.data
     url = data.get("url", "")
@@ -795,7 +826,8 @@ def verify_archive(storage: Storage, *, since: date | None = None) -> Report:
     1. every WARC file is a sequence of complete gzip members, each exactly one WARC record
        whose ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` match its content;
     2. every WARC file has its CDXJ index, and every index line resolves (a ranged read) to a
-       response or revisit record of that URL, payload digest and time;
+       response or revisit record of that URL, payload digest and time; so does every line of
+       the merged day indexes (``indexes/YYYY/MM/DD.cdxj``), which must be sorted;
     3. every article record's ``warc`` pointer resolves (a ranged read) to the response record
        with that record id, URL and payload digest;
     4. every file a manifest lists as stored exists, with the listed size.
@@ -827,6 +859,13 @@ def verify_archive(storage: Storage, *, since: date | None = None) -> Report:
         ),
         report,
     )
+    for key in _listed(storage, "indexes/"):
+        day = _merged_day(key)
+        if key.endswith(".cdxj") and day is not None and (since is None or day >= since):
+            try:
+                _check_day_index(storage, key, report)
+            except Exception as exc:
+                report.add("read", key, None, f"cannot read: {_oneline(exc)}")
     for key in _listed(storage, "articles/"):
         if key.endswith(".jsonl.gz") and _wanted(key, since):
             try:

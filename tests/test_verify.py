@@ -357,3 +357,25 @@ def test_problem_lines_are_readable() -> None:
     report = Report()
     report.add("index", "k", 3, "two\nlines")
     assert report.problems[0].message == "two lines" and not report.ok
+
+
+def test_merged_day_indexes_are_checked_too(local_crawl: dict[str, Any], tmp_path: Path) -> None:
+    from pipelines.indexes import build_indexes
+
+    archive = tmp_path / "archive"
+    shutil.copytree(local_crawl["archive"], archive, ignore=shutil.ignore_patterns(".spool"))
+    storage = FileStorage(archive)
+    build_indexes(storage)
+    clean = verify_archive(storage)
+    assert clean.problems == []
+    day_index = next(archive.glob("indexes/*/*/*.cdxj"))
+    lines = day_index.read_text().splitlines()
+    wrong = json.loads(lines[2].split(" ", 2)[2])
+    wrong["offset"] = str(int(wrong["offset"]) + 7)
+    key, stamp, _ = lines[2].split(" ", 2)
+    lines[2] = f"{key} {stamp} {json.dumps(wrong)}"
+    day_index.write_text("\n".join(lines) + "\n")
+    report = verify_archive(storage)
+    index_key = day_index.relative_to(archive).as_posix()
+    assert [p.key for p in report.problems] == [index_key]
+    assert "line 3" in report.problems[0].message
