@@ -61,6 +61,26 @@ class ArchiveConfigError(Exception):
     """The archive cannot be used; raised at start so the crawl stops before fetching anything."""
 
 
+class _AlreadyReported(logging.Filter):
+    """Drop asyncio's "Task exception was never retrieved" for a start-up error already logged.
+
+    The one CRITICAL line names the problem; a traceback of Scrapy's internals after it would
+    only bury it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None and isinstance(record.args, dict):
+            error = record.args.get("exception")
+        return (
+            not isinstance(error, ArchiveConfigError)
+            and getattr(error, "newswarc_reported", False) is False
+        )
+
+
+logging.getLogger("asyncio").addFilter(_AlreadyReported())
+
+
 def new_crawl_id(now: datetime | None = None) -> str:
     """Return a sortable, unique crawl id such as ``20261129T154000Z-3f9a1c``."""
     now = now or datetime.now(UTC)

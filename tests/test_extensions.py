@@ -275,6 +275,7 @@ def test_bad_archive_config_stops_the_crawl_at_start(
         assert result.returncode != 0
         critical = [ln for ln in result.log.splitlines() if "CRITICAL" in ln]
         assert len(critical) == 1 and "archive unusable, crawl not started" in critical[0]
+        assert "Traceback" not in result.log  # one clear message, not Scrapy's internals
         assert message in critical[0]
         assert site.requests == []  # not one page fetched
     finally:

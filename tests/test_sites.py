@@ -157,4 +157,5 @@ def test_a_bad_config_stops_the_crawl_at_start(news_site: Any, tmp_path: Path) -
     assert result.returncode != 0
     critical = [ln for ln in result.log.splitlines() if "CRITICAL" in ln]
     assert len(critical) == 1 and f"{config}:2: feeds: not an http(s) URL" in critical[0]
+    assert "Traceback" not in result.log  # one clear message, not Scrapy's internals
     assert len(news_site.requests) == before

@@ -100,6 +100,7 @@ class NewsSpider(scrapy.Spider):
             spider = super().from_crawler(crawler, *args, **kwargs)
         except SiteConfigError as exc:
             logger.critical("newswarc: bad site config, crawl not started: %s", exc)
+            exc.newswarc_reported = True  # type: ignore[attr-defined]  # no traceback after it
             raise
         spider.follow_article_links = crawler.settings.getbool("NEWSWARC_FOLLOW_ARTICLE_LINKS")
         site = spider.site
