@@ -89,6 +89,7 @@ class CleanReport:
     """What the cleaner removed, for the record's quality block."""
 
     removed_blocks: int = 0
+    removed_inline: int = 0  # of those, blocks that stood between two paragraphs of text
     removed_separators: int = 0
     removed_text: list[str] = field(default_factory=list)
 
@@ -298,6 +299,8 @@ def remove_related_links(tree: Any, page_url: str) -> CleanReport:
         if el.getparent() is None:
             continue
         report.removed_text.append(_norm(el.text_content())[:200])
+        if _between_paragraphs(el):
+            report.removed_inline += 1
         _drop(el)
     report.removed_blocks = len(doomed)
     for el in seps:
@@ -305,6 +308,18 @@ def remove_related_links(tree: Any, page_url: str) -> CleanReport:
             _drop(el)
             report.removed_separators += 1
     return report
+
+
+def _between_paragraphs(el: Any) -> bool:
+    """Tell whether a block stands among paragraphs of text (an inline related block)."""
+
+    def prose(siblings: Any) -> bool:
+        for _, node in zip(range(3), siblings, strict=False):
+            if node.tag in ("p", "div") and _letters(node.text_content()) > 80:
+                return True
+        return False
+
+    return prose(el.itersiblings(preceding=True)) and prose(el.itersiblings())
 
 
 def _drop(el: Any) -> None:

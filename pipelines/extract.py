@@ -309,6 +309,7 @@ def extract_article(
             "declared_article": meta.is_article,
             "page_types": meta.types,
             "removed_blocks": report.removed_blocks,
+            "removed_inline_related": report.removed_inline,
             "removed_separators": report.removed_separators,
             "removed_boilerplate": boilerplate,
             "layout_tables": layout_tables,

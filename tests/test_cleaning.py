@@ -20,7 +20,17 @@ H2 = "روسيا تخطط للحصول على حقوق ميناء المياه �
 def clean(body: str, url: str = URL) -> tuple[str, int]:
     tree = html.document_fromstring(f"<html><body><article>{body}</article></body></html>")
     report = remove_related_links(tree, url)
+    assert report.removed_inline <= report.removed_blocks
     return " ".join(tree.text_content().split()), report.removed_blocks
+
+
+def test_blocks_between_paragraphs_are_counted_as_inline() -> None:
+    tree = html.document_fromstring(
+        f"<html><body><nav><ul><li><a href='/a/1'>{H1}</a></li></ul></nav><article>"
+        f"<p>{P1}</p><ul><li><a href='/a/2'>{H2}</a></li></ul><p>{P2}</p></article></body></html>"
+    )
+    report = remove_related_links(tree, URL)
+    assert (report.removed_blocks, report.removed_inline) == (2, 1)  # the menu is not inline
 
 
 def test_seed_dash_pattern_is_removed_subheading_kept() -> None:
