@@ -315,7 +315,7 @@ def _between_paragraphs(el: Any) -> bool:
 
     def prose(siblings: Any) -> bool:
         for _, node in zip(range(3), siblings, strict=False):
-            if node.tag in ("p", "div") and _letters(node.text_content()) > 80:
+            if node.tag in ("p", "div") and _letters(node.text_content()) > 50:
                 return True
         return False
 
