@@ -374,6 +374,9 @@ _CHROME = (
     " | //*[contains(@class, 'credit') or contains(@itemprop, 'copyrightHolder')]"
     " | //*[contains(@id, 'cookie') or contains(@class, 'cookie') or contains(@id, 'consent')"
     " or contains(@class, 'consent') or contains(@class, 'gdpr') or contains(@id, 'gdpr')]"
+    # Video players and their cards: a title and a blurb of another item, not article text.
+    " | //video | //*[@data-media-type='video' or contains(@class, 'video-player')"
+    " or contains(@class, 'video-resource') or contains(@data-component-name, 'video')]"
 )
 _CHROME_TEXT = 600  # letters: a banner or a credit, never an article body
 

@@ -119,6 +119,8 @@ def _is_chrome_line(line: str) -> bool:
     low = line.casefold()
     if _RIGHTS.match(line) or low in _AD_LABELS or _CREDITS.match(line):
         return True
+    if len(line) < 250 and _PROMO.match(line):
+        return True
     if low.split(" ", 1)[0].strip("·|-") in _AD_LABELS and len(low.split()) <= 5:
         return True  # "Advertisement · scroll to continue"
     if re.fullmatch(r"\d{1,3}\s*/\s*\d{1,3}", low):
@@ -126,6 +128,12 @@ def _is_chrome_line(line: str) -> bool:
     return len(low.split()) <= 6 and bool(_UPDATED_AGO.search(low))
 
 
+_PROMO = re.compile(
+    r"^(skip (past|to)\b|our standards\b"
+    r"|follow (us|[\w ]{1,30}) on (facebook|twitter|x\b|instagram)"
+    r"|(sign up|subscribe)\b.{0,60}\bnewsletter\b|تابعونا على|اشترك في النشرة|اشترك في نشرتنا)",
+    re.IGNORECASE,
+)
 _CREDITS = re.compile(r"^\(?(reporting|writing|editing|additional reporting) by\b", re.IGNORECASE)
 _UPDATED_AGO = re.compile(
     r"^(updated|published|منذ|آخر تحديث)\b.*(\bago\b|منذ|دقيقة|ساعة|ساعات|دقائق)|\bago$"

@@ -38,7 +38,8 @@ _AUTHOR_PREFIX = re.compile(
 # Bylines that name no person.
 _NOT_A_PERSON = re.compile(
     r"^(staff( report| writer)?s?|editorial( (board|staff|team))?|the editors?|agencies|wires?|"
-    r"newsroom|reuters|afp|ap|المحرر|هيئة التحرير|وكالات|محرر الموقع|فريق التحرير|редакция)$",
+    r"newsroom|reuters|afp|ap|المحرر|هيئة التحرير|وكالات|محرر الموقع|فريق التحرير|редакция)$"
+    r"|(?-i:^[A-Z]{2,6}$)",  # an outlet's initials after the names ("…, CNX")
     re.IGNORECASE,
 )
 
@@ -300,6 +301,14 @@ _NOT_A_NAME = re.compile(
 
 
 def _byline_names(el: Any, text: str) -> list[str]:
+    # Names marked up one by one (class "byline__name", "author-name") are the clearest.
+    marked = [
+        " ".join(n.text_content().split())
+        for n in el.iterdescendants()
+        if re.search(r"(byline|author)[-_]*name", n.get("class") or "")
+    ]
+    if marked:
+        return split_authors(marked)
     links = [
         (" ".join(a.text_content().split()), a.get("href") or "", a.get("rel") or "")
         for a in el.iter("a")
@@ -334,6 +343,12 @@ def _is_author_element(el: Any) -> bool:
     return 0 < len(el.text_content().split()) <= 5
 
 
+def _names_after_prefix(text: str) -> bool:
+    """Tell whether text is a byline prefix followed by something ("By Jane Roe", not "By")."""
+    text = " ".join(text.split())
+    return bool(_AUTHOR_PREFIX.match(text)) and bool(_AUTHOR_PREFIX.sub("", text, count=1).strip())
+
+
 def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
     """Read the byline and publication date printed just after the headline.
 
@@ -356,7 +371,14 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
         if not text or len(text) > _SHORT:
             continue
         if not found.authors and _AUTHOR_PREFIX.match(text):
-            found.authors = _byline_names(el, text)
+            # The innermost element with the byline is the cleanest (no date after the names).
+            inner = [
+                d
+                for d in el.iterdescendants()
+                if isinstance(d.tag, str) and _names_after_prefix(d.text_content())
+            ]
+            target = inner[-1] if inner else el
+            found.authors = _byline_names(target, " ".join(target.text_content().split()))
         elif not found.authors and _is_author_element(el):
             found.authors = (
                 _byline_names(el, text) if el.find(".//a") is not None else split_authors([text])
