@@ -23,6 +23,7 @@ from pipelines.metadata import (
     read_page_meta,
     read_visible_meta,
     split_authors,
+    standfirst_elements,
 )
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:•·»]\s+|\s+::\s+")
@@ -117,7 +118,7 @@ def _is_chrome_line(line: str) -> bool:
     if len(line) >= 300:
         return False
     low = line.casefold()
-    if _RIGHTS.match(line) or low in _AD_LABELS or _CREDITS.match(line):
+    if _RIGHTS.match(line) or low in _AD_LABELS or _CREDITS.search(line):
         return True
     if len(line) < 250 and _PROMO.match(line):
         return True
@@ -263,6 +264,9 @@ def extract_article(
     visible = read_visible_meta(tree, meta.title)
     # A saved page given without its URL still names itself in its canonical link.
     url = url or meta.canonical_url or ""
+    standfirst = standfirst_elements(tree, meta.title)
+    for el in standfirst:
+        el.drop_tree()
     layout_tables = unwrap_layout_tables(tree)
     report = remove_related_links(tree, url)
     boilerplate = remove_boilerplate(tree)
@@ -321,6 +325,7 @@ def extract_article(
             "removed_separators": report.removed_separators,
             "removed_boilerplate": boilerplate,
             "layout_tables": layout_tables,
+            "removed_standfirst": len(standfirst),
             "date_source": date_source,
             "text_chars": len(article_text),
             "paragraphs": article_text.count("\n") + 1,

@@ -343,6 +343,38 @@ def _is_author_element(el: Any) -> bool:
     return 0 < len(el.text_content().split()) <= 5
 
 
+_STANDFIRST_REACH = 8  # elements after the headline where a standfirst can be
+_STANDFIRST = re.compile(
+    r"standfirst|\bdek\b|\bdeck\b|sub-?title|subheadline|sub-headline|\bsummary|excerpt|teaser"
+    r"|lead-in|article-description|headline__sub",
+    re.IGNORECASE,
+)
+
+
+def standfirst_elements(tree: Any, title: str | None = None) -> list[Any]:
+    """Return the standfirst (dek) printed between the headline and the article's text.
+
+    It sums the story up for the front page; it is not part of the article text.
+    """
+    _headline_el, following = _after_headline(tree, title)
+    # Right under the headline, and only one: further down, "subtitle" is a sub-heading.
+    for el in following[:_STANDFIRST_REACH]:
+        marks = f"{el.get('class') or ''} {el.get('data-testid') or ''} {el.get('itemprop') or ''}"
+        if _STANDFIRST.search(marks) and 0 < len(el.text_content()) <= 400:
+            return [el]
+    return []
+
+
+def _without_roles(el: Any) -> str:
+    """Return a byline's text without the job titles marked inside it ("Staff writer")."""
+    parts = [el.text or ""]
+    for child in el:
+        if not re.search(r"title|role|position|job|bio", child.get("class") or "", re.I):
+            parts.append(child.text_content())
+        parts.append(child.tail or "")
+    return " ".join("".join(parts).split())
+
+
 def _names_after_prefix(text: str) -> bool:
     """Tell whether text is a byline prefix followed by something ("By Jane Roe", not "By")."""
     text = " ".join(text.split())
@@ -381,7 +413,9 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
             found.authors = _byline_names(target, " ".join(target.text_content().split()))
         elif not found.authors and _is_author_element(el):
             found.authors = (
-                _byline_names(el, text) if el.find(".//a") is not None else split_authors([text])
+                _byline_names(el, text)
+                if el.find(".//a") is not None
+                else split_authors([_without_roles(el)])
             )
         if found.published is None:
             dates = [d for d in find_dates(text) if not d.updated]
