@@ -110,7 +110,11 @@ def _body_lines(text: str, *headlines: str | None) -> list[str]:
         for line in lines
         if not re.fullmatch(r"\|?(\s*:?-{3,}:?\s*\|)+\s*", line)
     ]
-    return [line for line in lines if not _is_chrome_line(line)]
+    lines = [line for line in lines if not _is_chrome_line(line)]
+    # A closing line about the author ("Jane Roe is a contributing writer at …") is a bio.
+    while lines and len(lines[-1]) < 300 and _BIO.match(lines[-1]):
+        lines.pop()
+    return lines
 
 
 def _is_chrome_line(line: str) -> bool:
@@ -130,12 +134,20 @@ def _is_chrome_line(line: str) -> bool:
 
 
 _PROMO = re.compile(
-    r"^(skip (past|to)\b|our standards\b"
+    r"^(skip (past|to)\b|our standards\b|this (article|story) (appears|appeared) in\b"
     r"|follow (us|[\w ]{1,30}) on (facebook|twitter|x\b|instagram)"
     r"|(sign up|subscribe)\b.{0,60}\bnewsletter\b|تابعونا على|اشترك في النشرة|اشترك في نشرتنا)",
     re.IGNORECASE,
 )
-_CREDITS = re.compile(r"^\(?(reporting|writing|editing|additional reporting) by\b", re.IGNORECASE)
+_BIO = re.compile(
+    r"^[\w.'’-]+( [\w.'’-]+){0,3} is (a|an|the) [\w ,-]{0,50}\b(writer|reporter|correspondent|"
+    r"editor|journalist|columnist|contributor)\b"
+)
+_CREDITS = re.compile(
+    r"^\(?(reporting|writing|editing|additional reporting) by\b"
+    r"|\bcontributed (reporting )?to this (report|story|article)\.?$|^_{3,}$",
+    re.IGNORECASE,
+)
 _UPDATED_AGO = re.compile(
     r"^(updated|published|منذ|آخر تحديث)\b.*(\bago\b|منذ|دقيقة|ساعة|ساعات|دقائق)|\bago$"
 )
