@@ -374,6 +374,9 @@ _CHROME = (
     " | //*[contains(@class, 'credit') or contains(@itemprop, 'copyrightHolder')]"
     " | //*[contains(@id, 'cookie') or contains(@class, 'cookie') or contains(@id, 'consent')"
     " or contains(@class, 'consent') or contains(@class, 'gdpr') or contains(@id, 'gdpr')]"
+    # Text only screen readers get ("Article for subscribers"), never shown on the page.
+    " | //*[contains(@class, 'sr-only') or contains(@class, 'visually-hidden')"
+    " or contains(@class, 'screen-reader-text') or contains(@class, 'visuallyhidden')]"
     # Video players and their cards: a title and a blurb of another item, not article text.
     " | //video | //*[@data-media-type='video' or contains(@class, 'video-player')"
     " or contains(@class, 'video-resource') or contains(@data-component-name, 'video')]"
@@ -381,9 +384,24 @@ _CHROME = (
 _CHROME_TEXT = 600  # letters: a banner or a credit, never an article body
 
 
+_CAPTIONS = "//figcaption | //*[contains(@class, 'caption') or contains(@class, 'Caption')]"
+
+
 def remove_boilerplate(tree: Any) -> int:
-    """Remove embedded posts, sign-up boxes, buttons, photo credits and consent banners."""
+    """Remove embedded posts, sign-up boxes, buttons, photo credits, consent banners, captions.
+
+    Captions go only from pages whose text is mostly not captions: in a photo story the
+    captions are the story.
+    """
     removed = 0
+    captions = [el for el in tree.xpath(_CAPTIONS) if el.tag not in ("body", "article", "main")]
+    caption_letters = sum(_letters(el.text_content()) for el in captions)
+    text_letters = sum(_letters(p.text_content()) for p in tree.iter("p"))
+    if captions and caption_letters < 0.3 * max(text_letters, 1):
+        for el in captions:
+            if el.getparent() is not None and _letters(el.text_content()) <= _CHROME_TEXT:
+                _drop(el)
+                removed += 1
     for el in tree.xpath(_CHROME):
         if (
             el.getparent() is not None

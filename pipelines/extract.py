@@ -280,8 +280,9 @@ def extract_article(
     for el in standfirst:
         el.drop_tree()
     layout_tables = unwrap_layout_tables(tree)
-    report = remove_related_links(tree, url)
+    # Chrome first (hidden labels, buttons, credits): then a related box is measured as seen.
     boilerplate = remove_boilerplate(tree)
+    report = remove_related_links(tree, url)
     opts = copy.copy(options or extractor_options())
     opts.url = url
     opts.source = url

@@ -107,8 +107,13 @@ def _first_str(value: Any) -> str | None:
 
 
 def clean_author(name: str) -> str | None:
-    """Strip "By"/"بقلم" style prefixes and stray punctuation from a byline name."""
-    name = _AUTHOR_PREFIX.sub("", " ".join(name.split())).strip(" ,;|-–:")
+    """Strip "By"/"بقلم" prefixes, a "City:" dateline and stray punctuation from a byline name."""
+    name = _AUTHOR_PREFIX.sub("", " ".join(name.split()))
+    if ":" in name.strip(" :"):
+        name = name.rsplit(":", 1)[1]  # "دبي: محمد الكعبي": the dateline's city is no author
+    elif name.strip().endswith(":"):
+        return None  # a label or a dateline alone
+    name = name.strip(" ,;|-–:")
     return name or None
 
 

@@ -74,7 +74,9 @@ GOLD = sorted((CORPUS / "gold").glob("*.json"))
 # hard cases for removing too much (link-dense paragraphs, lists of linked findings, tables).
 VALIDATION = sorted((Path(__file__).parent / "fixtures/validation/gold").glob("*.json"))
 HARDCASES = sorted((Path(__file__).parent / "fixtures/hardcases/gold").glob("*.json"))
-ALL_GOLD = GOLD + VALIDATION + HARDCASES
+# A fourth, in the markup families of large publishers (English, Arabic, French).
+PUBLISHERS = sorted((Path(__file__).parent / "fixtures/publishers/gold").glob("*.json"))
+ALL_GOLD = GOLD + VALIDATION + HARDCASES + PUBLISHERS
 
 
 @pytest.mark.parametrize("gold_path", ALL_GOLD, ids=[g.stem for g in ALL_GOLD])
