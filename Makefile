@@ -46,8 +46,14 @@ test: lint typecheck pytest
 bench: install
 	$(PY) bench/pipeline.py
 
+REAL_CORPUS ?= ../shared/corpora/wcxb-dev-articles
+REAL_CSV ?= /tmp/newswarc-wcxb.csv
+
 bench-extraction: install
 	$(PY) bench/extraction.py --sweep
+	# Real pages (WCXB format) when the folder is there; a fresh clone has only the fixtures.
+	if [ -d $(REAL_CORPUS)/ground-truth ]; then \
+	  $(PY) bench/extraction.py --corpus $(REAL_CORPUS) --csv $(REAL_CSV); fi
 
 clean:
 	rm -rf $(VENV) $(TOOLS) archive .newswarc .pytest_cache .mypy_cache .ruff_cache

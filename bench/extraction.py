@@ -6,7 +6,14 @@ the gold files: the ScrapingHub article-extraction-benchmark metric (precision, 
 4-word shingles, averaged per page), the share of pages that leak a related headline, and the share
 whose title, publication date and authors are right.
 
-    .venv/bin/python bench/extraction.py [--show-failures]
+    .venv/bin/python bench/extraction.py [--show-failures] [--sweep] [--corpus FOLDER]
+
+A ``--corpus`` folder in the WCXB format (``html/``, ``ground-truth/``: real pages, e.g.
+``../shared/corpora/wcxb-dev-articles``) runs the real-page bench of `bench/wcxb.py` instead:
+newswarc and trafilatura (default; favor_precision with comments off) in process, same bytes,
+word and shingle F1, with/without snippets, metadata, failures and CPU per page, even and odd ids
+apart. There ``--only even|odd``, ``--limit N``, ``--ids a,b``, ``--extractor newswarc``,
+``--jobs N`` and ``--csv FILE`` apply.
 """
 
 from __future__ import annotations
@@ -22,9 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.wcxb import EXTRACTORS, NEWSWARC, bench, is_wcxb  # noqa: E402
 from tests.scoring import corpus_scores, leaks, norm, page_counts  # noqa: E402
 
 CORPUS = ROOT / "tests/fixtures/extraction"
+REAL_CORPUS = ROOT.parent / "shared/corpora/wcxb-dev-articles"
 
 
 def load_gold(corpus: Path = CORPUS) -> list[tuple[Path, dict[str, Any]]]:
@@ -149,8 +158,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-failures", action="store_true")
     parser.add_argument("--sweep", action="store_true", help="also score trafilatura options")
-    parser.add_argument("--corpus", type=Path, default=CORPUS, help="a folder with pages/, gold/")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="a folder with pages/ and gold/, or a WCXB folder with html/ and ground-truth/ "
+        f"(default: {CORPUS.relative_to(ROOT)})",
+    )
+    real = parser.add_argument_group("WCXB folders only")
+    real.add_argument("--csv", type=Path, help="write per-page scores to this file")
+    real.add_argument("--only", choices=("even", "odd"), help="only the even or the odd ids")
+    real.add_argument("--limit", type=int, help="only the first N pages (after --only, --ids)")
+    real.add_argument("--ids", help="only these page ids, comma-separated")
+    real.add_argument(
+        "--extractor",
+        choices=("all", "newswarc"),
+        default="all",
+        help="newswarc: skip the trafilatura runs (fast tuning loop)",
+    )
+    real.add_argument("--jobs", type=int, default=1, help="worker processes over pages")
     args = parser.parse_args()
+    if args.corpus is None:
+        if is_wcxb(REAL_CORPUS):
+            print(
+                f"real-page corpus found at {REAL_CORPUS}: scoring the fixture corpus; "
+                f"run with --corpus {REAL_CORPUS} (or make bench-extraction) for real pages"
+            )
+        else:
+            print(f"real-page corpus not found at {REAL_CORPUS}, scoring the fixture corpora")
+        args.corpus = CORPUS
+    if is_wcxb(args.corpus):
+        bench(
+            args.corpus,
+            only=args.only,
+            limit=args.limit,
+            ids=args.ids.split(",") if args.ids else None,
+            extractors=(NEWSWARC,) if args.extractor == "newswarc" else EXTRACTORS,
+            jobs=args.jobs,
+            csv_path=args.csv,
+        )
+        return
     gold = load_gold(args.corpus)
     rows = {
         "newswarc": score(gold, run_newswarc(gold)),

@@ -68,3 +68,44 @@ def leaks(text: str, headlines: list[str]) -> list[str]:
     """Return the related headlines that appear in ``text``."""
     body = norm(text)
     return [h for h in headlines if norm(h) and norm(h) in body]
+
+
+def word_scores(gold: str, predicted: str) -> tuple[float, float, float]:
+    """Return one page's word (precision, recall, F1), as WCXB's ``evaluate.py`` counts them.
+
+    Both texts are lower-cased and split on ``\\w+``; the words are bags, and the overlap is the
+    sum of the smaller count of each word. Two empty texts score 1; an empty side scores 0.
+    """
+    g = Counter(tokens((gold or "").lower()))
+    p = Counter(tokens((predicted or "").lower()))
+    n_gold, n_pred = sum(g.values()), sum(p.values())
+    if not n_gold and not n_pred:
+        return 1.0, 1.0, 1.0
+    overlap = sum((g & p).values())
+    precision = overlap / n_pred if n_pred else 0.0
+    recall = overlap / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def shingle_scores(gold: str, predicted: str) -> tuple[float, float, float]:
+    """Return one page's 4-word-shingle (precision, recall, F1), the per-page terms of
+    `corpus_scores`."""
+    counts = page_counts(gold, predicted)
+    precision, recall = _precision(*counts), _recall(*counts)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def found(text: str, snippets: list[str]) -> list[str]:
+    """Return the non-empty ``snippets`` found in ``text`` (normalized, case-insensitive)."""
+    return leaks(text, snippets)
+
+
+_NAME_SEPARATORS = re.compile(r"\s*(?:[,;&]|\band\b)\s*", re.IGNORECASE)
+
+
+def author_names(authors: str | list[str] | None) -> set[str]:
+    """Return the normalized names in an author string (split on , ; & and "and") or list."""
+    parts = [authors] if isinstance(authors, str) else list(authors or [])
+    return {norm(n) for part in parts for n in _NAME_SEPARATORS.split(part or "") if norm(n)}

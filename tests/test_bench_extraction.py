@@ -1,0 +1,54 @@
+"""The scoring functions of the extraction bench, on hand-computed cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scoring import author_names, found, shingle_scores, word_scores
+
+
+def test_word_scores_count_lowercased_words_as_bags() -> None:
+    # gold words: the x2, cat, sat, on, mat (6); predicted: the x3, cat, sat, home (6).
+    # overlap: the 2 + cat 1 + sat 1 = 4, so P = 4/6, R = 4/6.
+    p, r, f1 = word_scores("The cat sat on the mat.", "the CAT sat, the the home")
+    assert p == pytest.approx(4 / 6)
+    assert r == pytest.approx(4 / 6)
+    assert f1 == pytest.approx(4 / 6)
+
+
+def test_word_scores_uneven_precision_and_recall() -> None:
+    # gold: alpha beta gamma delta (4); predicted: alpha beta (2); overlap 2.
+    p, r, f1 = word_scores("alpha beta gamma delta", "Alpha—beta")
+    assert (p, r) == (1.0, 0.5)
+    assert f1 == pytest.approx(2 * 1.0 * 0.5 / 1.5)
+
+
+def test_word_scores_empty_sides() -> None:
+    assert word_scores("", "") == (1.0, 1.0, 1.0)
+    assert word_scores("some gold text", "") == (0.0, 0.0, 0.0)
+    assert word_scores("", "leaked menu") == (0.0, 0.0, 0.0)
+
+
+def test_shingle_scores_per_page() -> None:
+    # gold "a b c d e": shingles abcd, bcde; predicted "a b c d x": abcd, bcdx.
+    # tp 1, fp 1, fn 1 (shares 1/3 each): P = R = F1 = 1/2.
+    p, r, f1 = shingle_scores("a b c d e", "a b c d x")
+    assert (p, r, f1) == pytest.approx((0.5, 0.5, 0.5))
+
+
+def test_found_is_case_and_space_insensitive_and_skips_empty() -> None:
+    text = "Intro.\nThe Quick   brown fox jumps.\nEnd"
+    assert found(text, ["the quick brown fox", "lazy dog", ""]) == ["the quick brown fox"]
+
+
+def test_author_names_split_on_separators() -> None:
+    assert author_names("Ann Lee, Bo Chan and Cy Dee & Di Ng; Ed Fox") == {
+        "ann lee",
+        "bo chan",
+        "cy dee",
+        "di ng",
+        "ed fox",
+    }
+    assert author_names(["Ann  Lee", "BO CHAN"]) == {"ann lee", "bo chan"}
+    assert author_names("Alexandra Sand") == {"alexandra sand"}
+    assert author_names(None) == set()
