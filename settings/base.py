@@ -88,6 +88,8 @@ NEWSWARC_UPLOAD_CLOSE_TIMEOUT = 600.0  # seconds the crawl waits at the end for 
 NEWSWARC_S3_VERIFY_ETAG = True  # turn off for stores whose ETag is not an MD5 (SSE-KMS)
 NEWSWARC_EXTRACT_WORKERS = 0  # 0: one per CPU core
 NEWSWARC_EXTRACT_MAX_TASKS_PER_CHILD = 2000  # recycle workers so memory cannot creep
+# A page that holds its worker this long is retried once in a new worker, then fails (timeout).
+NEWSWARC_EXTRACT_STALL_TIMEOUT = 120.0  # seconds
 NEWSWARC_MIN_TEXT_CHARS = 400  # shorter discovered pages are not articles
 NEWSWARC_FOLLOW_ARTICLE_LINKS = False  # follow links found on article pages, not only listings
 
