@@ -15,6 +15,7 @@ simple structure makes trafilatura about four times cheaper than on real pages.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -100,7 +101,7 @@ def serve(corpus: str, pages: int) -> Any:
     return CorpusSite(pages)
 
 
-def crawl(corpus: str, pages: int) -> dict[str, float]:
+def crawl(corpus: str, pages: int) -> dict[str, Any]:
     """Crawl ``pages`` articles of ``corpus``; return pages/s, articles and peak memory."""
     start_page = "/gen/index-1.html" if corpus == "generated" else "/real/index-1.html"
     with serve(corpus, pages) as site, tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +133,10 @@ def crawl(corpus: str, pages: int) -> dict[str, float]:
         if proc.returncode:
             raise SystemExit(f"crawl failed:\n{''.join(err)[-3000:]}")
         articles = sum(len(read_jsonl_gz(p)) for p in archive.glob("articles/*/*/*/*.jsonl.gz"))
+        (manifest,) = [json.loads(p.read_text()) for p in archive.glob("crawls/*.json")]
         return {
+            "errors": manifest["errors"],
+            "fetched": manifest["counts"]["pages_fetched"],
             "pages_per_s": pages / elapsed,
             "pages": pages,
             "articles": articles,
@@ -167,6 +171,8 @@ def main() -> None:
             f"({run['s']:.0f} s wall, {int(run['articles'])} articles, "
             f"peak memory {run['peak_mb']:.0f} MB over all processes)"
         )
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(run["errors"].items())) or "none"
+        print(f"    {run['fetched']} responses, errors: {errors}")
     print(
         f"throughput ratio (crawl / one-core trafilatura.extract): {big['pages_per_s'] / base:.2f}x"
         "  (target >= 1.5x)"
