@@ -97,9 +97,27 @@ def shingle_scores(gold: str, predicted: str) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def found(text: str, snippets: list[str]) -> list[str]:
-    """Return the non-empty ``snippets`` found in ``text`` (normalized, case-insensitive)."""
-    return leaks(text, snippets)
+_TYPOGRAPHY = str.maketrans(
+    {c: "'" for c in "\u2018\u2019\u201a\u201b\u2032"}
+    | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
+    | {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"}
+)
+
+
+def fold(text: str) -> str:
+    """Fold typographic quotes, apostrophes and dashes to ASCII (gold snippets often are)."""
+    return (text or "").translate(_TYPOGRAPHY)
+
+
+def found(text: str, snippets: list[str], *, folded: bool = False) -> list[str]:
+    """Return the non-empty ``snippets`` found in ``text`` (normalized, case-insensitive).
+
+    With ``folded``, typographic quotes and dashes match their ASCII forms on both sides.
+    """
+    if not folded:
+        return leaks(text, snippets)
+    body = norm(fold(text))
+    return [s for s in snippets if norm(fold(s)) and norm(fold(s)) in body]
 
 
 _NAME_SEPARATORS = re.compile(r"\s*(?:[,;&]|\band\b)\s*", re.IGNORECASE)

@@ -52,3 +52,10 @@ def test_author_names_split_on_separators() -> None:
     assert author_names(["Ann  Lee", "BO CHAN"]) == {"ann lee", "bo chan"}
     assert author_names("Alexandra Sand") == {"alexandra sand"}
     assert author_names(None) == set()
+
+
+def test_found_folded_matches_typographic_quotes_and_dashes() -> None:
+    text = "They\u2019re largely positive\u2014and \u201cgood\u201d for you."
+    snippet = 'they\'re largely positive-and "good" for you.'
+    assert found(text, [snippet]) == []
+    assert found(text, [snippet], folded=True) == [snippet]
