@@ -68,14 +68,21 @@ def _norm(text: str) -> str:
 
 
 def _letters(text: str) -> int:
+    # Most text nodes of a page are indentation: skip the regex for them.
+    if not text or text.isspace():
+        return 0
     return len(_SEPARATORS.sub("", text))
+
+
+# Longest first, so "related articles" wins over "related".
+_LABEL_RE = re.compile("|".join(re.escape(x) for x in sorted(LABELS, key=len, reverse=True)))
 
 
 def _strip_label(text: str) -> tuple[str, bool]:
     low = _norm(text).casefold().replace("ـ", "")
-    for label in sorted(LABELS, key=len, reverse=True):
-        if low.startswith(label):
-            return low[len(label) :], True
+    found = _LABEL_RE.match(low)
+    if found:
+        return low[found.end() :], True
     return low, False
 
 
@@ -94,7 +101,7 @@ class CleanReport:
     removed_text: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Measure:
     letters: int  # visible letters, separators excluded
     link_letters: int  # letters inside links to other pages of the same site
@@ -272,14 +279,14 @@ def remove_related_links(tree: Any, page_url: str) -> CleanReport:
     seps: list[Any] = []
     # Outermost qualifying block wins: walk top-down and skip what an ancestor already took.
     for el in body.iter(*_BLOCKS):
-        if any(a in taken for a in el.iterancestors()):
+        if el in taken:
             continue
         m = sizes[el]
         if _is_separator(el, m):
             seps.append(el)
         elif _is_related_block(el, m):
             doomed.append(el)
-            taken.add(el)
+            taken.update(el.iter())
     # A label and its link on a line of their own, in pages built with <br>: no block to drop.
     for a in body.iter("a"):
         label = a.getprevious()
@@ -292,7 +299,7 @@ def remove_related_links(tree: Any, page_url: str) -> CleanReport:
             and sizes.get(a) is not None
             and sizes[a].any_link_letters
             and _alone_on_its_line(a, lead=label)
-            and not any(x in taken for x in a.iterancestors())
+            and a not in taken
         ):
             doomed.extend([label, a])
     for el in doomed:
@@ -329,11 +336,10 @@ def _drop(el: Any) -> None:
 
 
 # Embedded posts: their quoted text is someone else's words, their chrome is noise.
-_EMBEDS = (
-    "//blockquote[contains(@class, 'twitter') or contains(@class, 'instagram')"
-    " or contains(@class, 'tiktok') or contains(@class, 'facebook') or contains(@class, 'embed')]"
-    " | //amp-twitter | //amp-instagram | //amp-facebook | //amp-youtube | //amp-iframe | //iframe"
+_EMBED_TAGS = frozenset(
+    {"iframe", "amp-twitter", "amp-instagram", "amp-facebook", "amp-youtube", "amp-iframe"}
 )
+_EMBED_CLASS = re.compile("twitter|instagram|tiktok|facebook|embed")
 _FORM_TEXT = 300  # letters: a sign-up box is a line or two around its form
 
 
@@ -368,23 +374,27 @@ def unwrap_layout_tables(tree: Any) -> int:
     return count
 
 
-# Short page chrome recognised by its own markup: buttons, photo credits, consent banners.
-_CHROME = (
-    "//button"
-    " | //*[contains(@class, 'credit') or contains(@itemprop, 'copyrightHolder')]"
-    " | //*[contains(@id, 'cookie') or contains(@class, 'cookie') or contains(@id, 'consent')"
-    " or contains(@class, 'consent') or contains(@class, 'gdpr') or contains(@id, 'gdpr')]"
-    # Text only screen readers get ("Article for subscribers"), never shown on the page.
-    " | //*[contains(@class, 'sr-only') or contains(@class, 'visually-hidden')"
-    " or contains(@class, 'screen-reader-text') or contains(@class, 'visuallyhidden')]"
-    # Video players and their cards: a title and a blurb of another item, not article text.
-    " | //video | //*[@data-media-type='video' or contains(@class, 'video-player')"
-    " or contains(@class, 'video-resource') or contains(@data-component-name, 'video')]"
+# Short page chrome recognised by its own markup: buttons, photo credits, consent banners, text
+# only screen readers get ("Article for subscribers"), video players and their cards (a title
+# and a blurb of another item). Matched on class and id in one pass over the page.
+_CHROME_CLASS = re.compile(
+    "credit|cookie|consent|gdpr|sr-only|visually-hidden|screen-reader-text|visuallyhidden"
+    "|video-player|video-resource"
 )
+_CHROME_ID = re.compile("cookie|consent|gdpr")
+_CAPTION_CLASS = re.compile("[cC]aption")
 _CHROME_TEXT = 600  # letters: a banner or a credit, never an article body
 
 
-_CAPTIONS = "//figcaption | //*[contains(@class, 'caption') or contains(@class, 'Caption')]"
+def _is_chrome(el: Any, cls: str) -> bool:
+    return (
+        el.tag in ("button", "video")
+        or bool(cls and _CHROME_CLASS.search(cls))
+        or bool(_CHROME_ID.search(el.get("id") or ""))
+        or "copyrightHolder" in (el.get("itemprop") or "")
+        or el.get("data-media-type") == "video"
+        or "video" in (el.get("data-component-name") or "")
+    )
 
 
 def remove_boilerplate(tree: Any) -> int:
@@ -393,16 +403,35 @@ def remove_boilerplate(tree: Any) -> int:
     Captions go only from pages whose text is mostly not captions: in a photo story the
     captions are the story.
     """
+    captions, chrome, embeds, forms = [], [], [], []
+    text_letters = 0
+    for el in tree.iter():
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        if tag == "p":
+            text_letters += _letters(el.text_content())
+        cls = el.get("class") or ""
+        if (tag == "figcaption" or (cls and _CAPTION_CLASS.search(cls))) and tag not in (
+            "body",
+            "article",
+            "main",
+        ):
+            captions.append(el)
+        if _is_chrome(el, cls):
+            chrome.append(el)
+        if tag in _EMBED_TAGS or (tag == "blockquote" and cls and _EMBED_CLASS.search(cls)):
+            embeds.append(el)
+        if tag == "form" or (tag == "input" and el.get("type") == "email"):
+            forms.append(el)
     removed = 0
-    captions = [el for el in tree.xpath(_CAPTIONS) if el.tag not in ("body", "article", "main")]
     caption_letters = sum(_letters(el.text_content()) for el in captions)
-    text_letters = sum(_letters(p.text_content()) for p in tree.iter("p"))
     if captions and caption_letters < 0.3 * max(text_letters, 1):
         for el in captions:
             if el.getparent() is not None and _letters(el.text_content()) <= _CHROME_TEXT:
                 _drop(el)
                 removed += 1
-    for el in tree.xpath(_CHROME):
+    for el in chrome:
         if (
             el.getparent() is not None
             and el.tag not in ("body", "html", "article", "main")
@@ -410,11 +439,11 @@ def remove_boilerplate(tree: Any) -> int:
         ):
             _drop(el)
             removed += 1
-    for el in tree.xpath(_EMBEDS):
+    for el in embeds:
         if el.getparent() is not None:
             _drop(el)
             removed += 1
-    for form in tree.xpath("//form | //input[@type='email']"):
+    for form in forms:
         box = form
         # Climb to the box that holds the form with its pitch, not further.
         for parent in form.iterancestors():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from functools import cache
@@ -16,8 +17,15 @@ from trafilatura.settings import Extractor, set_date_params
 
 from pipelines import __version__
 from pipelines.charset import decode_html
-from pipelines.cleaning import remove_boilerplate, remove_related_links, unwrap_layout_tables
+from pipelines.cleaning import (
+    CleanReport,
+    remove_boilerplate,
+    remove_related_links,
+    unwrap_layout_tables,
+)
 from pipelines.metadata import (
+    PageMeta,
+    VisibleMeta,
     iso_date,
     parse_html,
     read_page_meta,
@@ -25,6 +33,8 @@ from pipelines.metadata import (
     split_authors,
     standfirst_elements,
 )
+
+logger = logging.getLogger(__name__)
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:•·»]\s+|\s+::\s+")
 
@@ -258,8 +268,29 @@ def extract_article(
     """Extract the article in ``body`` (the page at ``url``; None: its canonical URL).
 
     Returns the record's content fields (``text``, metadata, ``quality``…), or None when the
-    page holds no extractable text. Never raises on bad input: undecodable bytes are replaced.
+    page holds no extractable text. Bad input does not raise: undecodable bytes are replaced,
+    and if a cleaning step fails on a page nobody foresaw, the page is extracted again without
+    newswarc's cleaning (``quality.fallback`` names the error) rather than lost.
     """
+    try:
+        return _extract(body, url, content_type=content_type, options=options, clean=True)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        logger.warning("Cleaning failed on %s (%s); extracting without it", url, reason)
+        record = _extract(body, url, content_type=content_type, options=options, clean=False)
+        if record is not None:
+            record["quality"]["fallback"] = reason
+        return record
+
+
+def _extract(
+    body: bytes,
+    url: str | None,
+    *,
+    content_type: str | None,
+    options: Extractor | None,
+    clean: bool,
+) -> dict[str, Any] | None:
     text, encoding = decode_html(body, content_type)
     # Cheap test first: UTF-8 read as Latin-1 leaves a lead byte (Ã Â Ø Ù Ð…) before a C1 or
     # Latin-1 continuation character; only then ask ftfy, which costs milliseconds a page.
@@ -272,17 +303,17 @@ def extract_article(
         text = ftfy.fix_encoding(text)
     text, restore = _protect_joiners(text)
     tree = parse_html(text)
-    meta = read_page_meta(tree)
-    visible = read_visible_meta(tree, meta.title)
+    meta = read_page_meta(tree) if clean else PageMeta()
+    visible = read_visible_meta(tree, meta.title) if clean else VisibleMeta()
     # A saved page given without its URL still names itself in its canonical link.
     url = url or meta.canonical_url or ""
-    standfirst = standfirst_elements(tree, meta.title)
+    standfirst = standfirst_elements(tree, meta.title) if clean else []
     for el in standfirst:
         el.drop_tree()
-    layout_tables = unwrap_layout_tables(tree)
+    layout_tables = unwrap_layout_tables(tree) if clean else 0
     # Chrome first (hidden labels, buttons, credits): then a related box is measured as seen.
-    boilerplate = remove_boilerplate(tree)
-    report = remove_related_links(tree, url)
+    boilerplate = remove_boilerplate(tree) if clean else 0
+    report = remove_related_links(tree, url) if clean else CleanReport()
     opts = copy.copy(options or extractor_options())
     opts.url = url
     opts.source = url
@@ -295,9 +326,9 @@ def extract_article(
         return None
     site_name = meta.site_name or doc.sitename
     title = _strip_site_suffix(meta.title or doc.title, site_name)
-    lines = _with_lists(
-        tree, _with_subheadings(tree, _body_lines(doc.text, title, visible.headline))
-    )
+    lines = _body_lines(doc.text, title, visible.headline)
+    if clean:
+        lines = _with_lists(tree, _with_subheadings(tree, lines))
     article_text = restore("\n".join(lines))
     if not article_text:
         return None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lxml import etree
 from lxml import html as lxml_html
 
 ARTICLE_TYPES = frozenset(
@@ -235,11 +236,32 @@ def read_page_meta(tree: Any) -> PageMeta:
     return meta
 
 
+# C0 controls but tab, newline and carriage return, DEL, lone surrogates (from a str built elsewhere)
+# and two non-characters: the HTML parser keeps them in text nodes, but lxml refuses to set such
+# text again (drop_tree moves a tail), and no reader wants them. A form feed is a space.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_CLEAN_PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True)
+
+
 def parse_html(text: str) -> Any:
-    """Parse decoded HTML into an lxml tree (encoding declarations already handled)."""
+    """Parse decoded HTML into an lxml tree (encoding declarations already handled).
+
+    Comments and processing instructions are not kept: they are never article text, and a comment
+    where code expects an element (``text_content()`` on it raises) must not fail a page. Any
+    input gives a tree, an empty or comment-only page an empty ``<html><body>``.
+    """
     # lxml refuses str input that still carries an XML encoding declaration.
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-    return lxml_html.document_fromstring(text or "<html></html>")
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text).replace("\x0c", " ")
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub("", text)
+    try:
+        tree = lxml_html.document_fromstring(text, parser=_CLEAN_PARSER)
+    except etree.ParserError:  # nothing but whitespace, comments or PIs
+        tree = lxml_html.document_fromstring("<html><body></body></html>")
+    if tree.find("body") is None:
+        # A frameset or head-only page: give the rest of the pipeline the body it looks for.
+        etree.SubElement(tree, "body")
+    return tree
 
 
 @dataclass

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,156 @@ def test_mojibake_in_the_page_is_repaired() -> None:
     assert record is not None
     assert arabic[0][:30] in record["text"] and "Ø" not in record["text"]
     assert record["quality"]["mojibake_fixed"] is True
+
+
+# --- No crash on any input ----------------------------------------------------------------------
+
+FIXTURE_PAGES = sorted(Path(__file__).parent.glob("fixtures/*/pages/*.html"))
+URL = "https://news.example/2026/11/26/flood-barrier.html"
+
+
+def test_comment_in_a_byline_does_not_crash() -> None:
+    # A comment where an element is expected made text_content() raise on a real page.
+    extra = "<div class='byline'>By <!-- author --><span>Jane Roe</span><!--x--></div>"
+    body = page().replace(
+        b"<h1>Council approves flood barrier</h1>",
+        b"<h1>Council approves flood barrier</h1>" + extra.encode(),
+    )
+    record = extract_article(body, URL)
+    assert record is not None
+    assert record["authors"] == ["Jane Roe"]
+    assert PARAS[0] in record["text"]
+
+
+def test_control_characters_are_dropped_not_fatal() -> None:
+    # One backspace in a list item emptied a real page; NUL bytes too.
+    extra = "<ul><li>First\x08 point of the plan</li><li>Second\x00 point</li></ul>"
+    record = extract_article(page(extra=extra), URL)
+    assert record is not None
+    assert all(para in record["text"] for para in PARAS)
+    assert "\x08" not in record["text"] and "\x00" not in record["text"]
+    assert "quality" in record and "fallback" not in record["quality"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"   ",
+        b"<!-- only a comment -->",
+        b"<?php echo 1; ?>",
+        b"\x00" * 64,
+        b"<html><head><title>x</title></head></html>",
+        b"<frameset><frame src=a></frameset>",
+    ],
+)
+def test_degenerate_documents_give_no_article(body: bytes) -> None:
+    assert extract_article(body, URL) is None
+
+
+def test_binary_data_does_not_raise() -> None:
+    record = extract_article(bytes(range(256)) * 64, URL, content_type="text/html")
+    assert record is None or "\x00" not in record["text"]
+
+
+def test_processing_instructions_and_entities_where_elements_are_expected() -> None:
+    extra = (
+        "<?xml-stylesheet href='a.css'?><div><?php x ?>&nbsp;&#0;&#xD800;&#1114112;&bogus;"
+        "<h2>A sub-heading<?pi?></h2><p>" + PARAS[0] + "<!--c--></p></div>"
+    )
+    record = extract_article(page(extra=extra), URL)
+    assert record is not None
+    assert PARAS[1] in record["text"]
+
+
+def test_deep_nesting_does_not_crash() -> None:
+    deep = "<div>" * 5000 + "<p>" + PARAS[0] + "</p>" + "</div>" * 5000
+    record = extract_article(page(extra=deep), URL)
+    assert record is not None
+    assert PARAS[1] in record["text"]
+
+
+def test_cleaning_failure_falls_back_to_plain_extraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines import extract
+
+    def broken(tree: object, url: str) -> None:
+        raise TypeError("Input object is not an XML element: HtmlComment")
+
+    monkeypatch.setattr(extract, "remove_related_links", broken)
+    record = extract_article(page(), URL)
+    assert record is not None
+    assert record["quality"]["fallback"].startswith("TypeError: Input object")
+    assert all(para in record["text"] for para in PARAS)
+
+
+_INSERTS = [
+    b"<!-- c -->",
+    b"<?php echo 1; ?>",
+    b"<?xml version='1.0'?>",
+    b"&nbsp;",
+    b"&#0;",
+    b"&#x8;",
+    b"\x00",
+    b"\x08",
+    b"\x0b",
+    b"\x1b",
+    b"</div>",
+    b"<div>",
+    b"</p></p>",
+    b"<![CDATA[x]]>",
+    b"<!DOCTYPE html>",
+    b"</body></html>",
+    b"<html>",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b'<a href="',
+    b"<!--",
+    b"-->",
+    b"<script>",
+    b"&#xD800;",
+    b"<svg><title>t</title></svg>",
+    b"\r",
+    b"<table><tr><td>",
+    b"</td></tr></table>",
+    b'<time datetime="2026-99-99">',
+    b'<meta property="article:published_time" content="garbage">',
+    b'<script type="application/ld+json">{"@type":"NewsArticle","author":[null,{"name":[1]}],'
+    b'"datePublished":{"x":1},"headline":7}</script>',
+]
+
+
+def _mutate(body: bytes, rng: random.Random) -> bytes:
+    for _ in range(rng.randint(1, 6)):
+        if not body:
+            break
+        at = rng.randrange(len(body))
+        kind = rng.random()
+        if kind < 0.15:
+            body = body[:at]  # truncated download
+        elif kind < 0.35:
+            start = body.find(b"<", at)
+            end = body.find(b">", start)
+            if start >= 0 and end > start:
+                body = body[:start] + body[end + 1 :]  # a tag dropped
+        elif kind < 0.7:
+            body = body[:at] + rng.choice(_INSERTS) + body[at:]
+        elif kind < 0.85:
+            flipped = bytearray(body)
+            for _ in range(rng.randint(1, 20)):
+                flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+            body = bytes(flipped)
+        else:
+            body = body[:at] + bytes(rng.randrange(32) for _ in range(5)) + body[at:]
+    return body
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fuzzed_fixture_pages_never_raise(seed: int) -> None:
+    """Every fixture page, mutated: truncated, tags dropped, comments, PIs and bytes inserted."""
+    rng = random.Random(seed)
+    types = [None, "text/html", "text/html; charset=windows-1256", "text/html; charset=bogus"]
+    for path in FIXTURE_PAGES:
+        original = path.read_bytes()
+        body = _mutate(original, rng)
+        record = extract_article(body, URL, content_type=rng.choice(types))
+        assert record is None or isinstance(record["text"], str)
