@@ -32,6 +32,9 @@ CONCURRENT_ITEMS = 10  # Scrapy default: 100
 # --- Robustness ------------------------------------------------------------------------------
 DOWNLOAD_TIMEOUT = 30  # Scrapy default: 180
 DNS_TIMEOUT = 15  # Scrapy default: 60
+# Scrapy default: "scrapy.resolver.CachingThreadedResolver" (IPv4 only). Caching, IPv4 and IPv6,
+# and only addresses NEWSWARC_ALLOWED_NETWORKS allows reach Twisted: checked where it connects.
+TWISTED_DNS_RESOLVER = "crawler.netguard.GuardedResolver"
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # Scrapy default: 1 GiB; no news page is that big
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024  # Scrapy default: 32 MiB
 RETRY_ENABLED = True  # Scrapy default: True
@@ -53,8 +56,14 @@ EXTENSIONS = {
     "crawler.extensions.ArchiveExtension": 100,  # Scrapy default: {}
 }
 DOWNLOADER_MIDDLEWARES = {
+    # After OffsiteMiddleware (50), before RobotsTxtMiddleware (100): a refused host gets no
+    # robots.txt request either; IP literals in any spelling, localhost.
+    "crawler.netguard.PrivateAddressMiddleware": 60,
     # Above HttpCacheMiddleware (900): sees bodies still content-encoded, redirects and errors.
     "crawler.middlewares.WarcCaptureMiddleware": 950,  # Scrapy default: {}
+    # Next to the downloader: lookups the resolver refused are reported and not retried, a
+    # response from a refused address is dropped before it is archived.
+    "crawler.netguard.ConnectedAddressMiddleware": 990,
 }
 ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 300,  # Scrapy default: {}
@@ -92,6 +101,9 @@ NEWSWARC_EXTRACT_MAX_TASKS_PER_CHILD = 2000  # recycle workers so memory cannot 
 NEWSWARC_EXTRACT_STALL_TIMEOUT = 120.0  # seconds
 NEWSWARC_MIN_TEXT_CHARS = 400  # shorter discovered pages are not articles
 NEWSWARC_FOLLOW_ARTICLE_LINKS = False  # follow links found on article pages, not only listings
+# Networks allowed despite being loopback, private, link-local or reserved (CIDRs, e.g.
+# "10.0.0.0/8" for an intranet); every other non-public address is refused. See README.
+NEWSWARC_ALLOWED_NETWORKS: list[str] = []
 
 # Scrapy's own AWS settings feed the S3 storage when set; otherwise boto3's standard chain
 # (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ~/.aws/...) applies.

@@ -10,3 +10,4 @@ NEWSWARC_UPLOAD_MIN_BACKOFF = 0.2  # base: 1.0
 NEWSWARC_UPLOAD_MAX_BACKOFF = 2.0  # base: 60.0
 NEWSWARC_UPLOAD_CLOSE_TIMEOUT = 60.0  # base: 600.0
 NEWSWARC_EXTRACT_WORKERS = 2  # base: one per core
+NEWSWARC_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # base: []; the local test site, nothing else
