@@ -16,10 +16,17 @@ from lxml import etree
 
 @dataclass(frozen=True)
 class Entry:
-    """An announced URL and, when known, when it was published or last changed."""
+    """An announced URL and, when known, when it was published and when it last changed.
+
+    ``published`` is the publication date, else the last change (it decides the date window);
+    ``modified`` is only a date the source gives as the last change (sitemap ``lastmod``,
+    Atom ``updated``, JSON Feed ``date_modified``): a known article changed after its last
+    fetch is fetched again.
+    """
 
     url: str
     published: datetime | None = None
+    modified: datetime | None = None
 
 
 def _when(value: str | None) -> datetime | None:
@@ -52,7 +59,11 @@ def parse_feed(body: bytes, content_type: str | None = None) -> list[Entry]:
         except ValueError:
             return []
         return [
-            Entry(item["url"], _when(item.get("date_published") or item.get("date_modified")))
+            Entry(
+                item["url"],
+                _when(item.get("date_published") or item.get("date_modified")),
+                _when(item.get("date_modified")),
+            )
             for item in data.get("items", [])
             if isinstance(item, dict) and isinstance(item.get("url"), str)
         ]
@@ -64,7 +75,10 @@ def parse_feed(body: bytes, content_type: str | None = None) -> list[Entry]:
             continue
         stamp = item.get("published_parsed") or item.get("updated_parsed")
         when = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
-        entries.append(Entry(link, when))
+        # dict.get: feedparser maps a missing `updated` to `published`, which is no change date.
+        changed = dict.get(item, "updated_parsed")
+        modified = datetime.fromtimestamp(calendar.timegm(changed), UTC) if changed else None
+        entries.append(Entry(link, when, modified))
     return entries
 
 
@@ -101,7 +115,8 @@ def parse_sitemap(body: bytes) -> tuple[str, list[Entry]]:
                 published = el.text
             elif name in ("url", "sitemap"):
                 if loc:
-                    entries.append(Entry(loc, _when(published) or _when(lastmod)))
+                    modified = _when(lastmod)
+                    entries.append(Entry(loc, _when(published) or modified, modified))
                 loc = lastmod = published = None
                 el.clear()
     except etree.XMLSyntaxError:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS urls (
@@ -37,7 +39,37 @@ CREATE TABLE IF NOT EXISTS articles (
     record_id TEXT,
     PRIMARY KEY (url, version)
 );
+CREATE TABLE IF NOT EXISTS listings (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    stored TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS listing_links (
+    listing TEXT NOT NULL,
+    link TEXT NOT NULL,
+    PRIMARY KEY (listing, link)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS redirects (
+    url TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    recorded TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS not_articles (
+    url TEXT PRIMARY KEY,
+    reason TEXT,
+    crawl_id TEXT,
+    recorded TEXT NOT NULL
+);
 """
+
+#: A URL counts as a known article once it was fetched whole (200) and its outcome recorded:
+#: a version of its text, or the extraction's verdict that it is no article.
+_KNOWN = (
+    "SELECT u.url, u.first_seen, u.last_fetch FROM urls u WHERE u.url = ? AND u.status = 200"
+    " AND (EXISTS (SELECT 1 FROM articles a WHERE a.url = u.url)"
+    " OR EXISTS (SELECT 1 FROM not_articles n WHERE n.url = u.url))"
+)
 
 
 class StateError(Exception):
@@ -61,6 +93,15 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class Known:
+    """A URL whose page was fetched and recorded: when first and last fetched (ISO 8601)."""
+
+    url: str
+    first_seen: str
+    last_fetch: str
+
+
+@dataclass(frozen=True)
 class Version:
     """One stored version of an article's text."""
 
@@ -74,6 +115,9 @@ class Version:
 
 class CrawlState:
     """The state of one archive's crawls, in one SQLite file (WAL, one write per capture).
+
+    Every lookup is one query on a primary key: nothing is loaded in memory, whatever the size
+    of the archive.
 
     Raises:
         StateError: the file has a newer schema than this software knows.
@@ -189,3 +233,79 @@ class CrawlState:
                 version.record_id,
             ),
         )
+
+    def known_article(self, url: str) -> Known | None:
+        """Return the fetch times of ``url`` if it is a known article, else None.
+
+        A URL that permanently redirected to a known article is known as that article.
+        """
+        row = self.db.execute(_KNOWN, (url,)).fetchone()
+        if row is None:
+            moved = self.db.execute("SELECT target FROM redirects WHERE url = ?", (url,))
+            target = moved.fetchone()
+            if target is not None and target[0] != url:
+                row = self.db.execute(_KNOWN, (target[0],)).fetchone()
+        return Known(*row) if row else None
+
+    def record_redirect(self, url: str, target: str) -> None:
+        """Remember that ``url`` moved permanently to ``target``."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO redirects (url, target, recorded) VALUES (?, ?, ?)",
+            (url, target, datetime.now(UTC).isoformat()),
+        )
+
+    def record_not_article(self, url: str, reason: str, crawl_id: str | None = None) -> None:
+        """Remember the extraction's verdict that the page at ``url`` is no article."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO not_articles (url, reason, crawl_id, recorded)"
+            " VALUES (?, ?, ?, ?)",
+            (url, reason, crawl_id, datetime.now(UTC).isoformat()),
+        )
+
+    def listing_validators(self, url: str) -> tuple[str | None, str | None]:
+        """Return the (ETag, Last-Modified) of a listing page whose links are stored."""
+        row = self.db.execute(
+            "SELECT etag, last_modified FROM listings WHERE url = ?", (url,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_listing(
+        self, url: str, etag: str | None, last_modified: str | None, links: list[str]
+    ) -> None:
+        """Store a listing page's links with its validators, in one transaction.
+
+        Stored together, so a listing that answers 304 next time gives back the links its
+        validators stand for.
+        """
+        with self._transaction():
+            self.db.execute("DELETE FROM listing_links WHERE listing = ?", (url,))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO listing_links (listing, link) VALUES (?, ?)",
+                ((url, link) for link in links),
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO listings (url, etag, last_modified, stored)"
+                " VALUES (?, ?, ?, ?)",
+                (url, etag, last_modified, datetime.now(UTC).isoformat()),
+            )
+
+    def listing_links(self, url: str) -> list[str]:
+        """Return the links stored for a listing page (one page's worth, read whole).
+
+        Read whole rather than iterated: the same connection writes between the spider's
+        yields, and SQLite leaves a read interleaved with writes undefined.
+        """
+        rows = self.db.execute(
+            "SELECT link FROM listing_links WHERE listing = ? ORDER BY link", (url,)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")

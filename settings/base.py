@@ -101,6 +101,7 @@ NEWSWARC_EXTRACT_MAX_TASKS_PER_CHILD = 2000  # recycle workers so memory cannot 
 NEWSWARC_EXTRACT_STALL_TIMEOUT = 120.0  # seconds
 NEWSWARC_MIN_TEXT_CHARS = 400  # shorter discovered pages are not articles
 NEWSWARC_FOLLOW_ARTICLE_LINKS = False  # follow links found on article pages, not only listings
+NEWSWARC_RECRAWL_HOURS = 0.0  # crawls without a site config: refetch known articles this young
 # Networks allowed despite being loopback, private, link-local or reserved (CIDRs, e.g.
 # "10.0.0.0/8" for an intranet); every other non-public address is refused. See README.
 NEWSWARC_ALLOWED_NETWORKS: list[str] = []

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -223,7 +223,8 @@ def test_a_killed_run_is_resumed_without_duplicates_or_losses(tmp_path: Path) ->
 
     from tests.crawlrun import start_crawl
 
-    site = NewsSite(delay=0.3).start()
+    # Slow enough that pages are still waiting when the first records are written.
+    site = NewsSite(delay=1.0).start()
     try:
         archive = tmp_path / "archive"
         path = config(tmp_path, site, archive, recrawl_hours=0)
@@ -253,5 +254,152 @@ def test_a_killed_run_is_resumed_without_duplicates_or_losses(tmp_path: Path) ->
         assert len(killed) == 2  # some records come from the killed run, recovered
         for warc in archive.glob("warc/*/*/*/*.warc.gz"):
             check_warc_file(warc)
+    finally:
+        site.stop()
+
+
+# -- incremental crawls from listing pages ----------------------------------------------------
+
+LISTINGS = ("/", "/world/", "/arabic/", "/about.html", "/gen/index-1.html", "/latest/")
+FRESH = [f"/news/2026/11/30/council-story-{i}.html" for i in range(5)]
+
+
+def listing_config(tmp: Path, site: NewsSite, archive: Path) -> Path:
+    """A site config with a feed, robots.txt sitemaps and section pages, no recrawl."""
+    base = site.base_url
+    path = tmp / "listings.toml"
+    path.write_text(
+        f"""name = "listings"
+allowed_domains = ["127.0.0.1"]
+start_urls = ["{base}/", "{base}/latest/"]
+feeds = ["{base}/feed.xml"]
+sitemaps = ["robots"]
+archive_uri = "{archive}"
+[articles]
+allow = ['/20\\d\\d/\\d\\d/\\d\\d/', '/gen/\\d{{6}}\\.html$']
+[schedule]
+window_hours = {24 * 60}
+recrawl_hours = 0
+"""
+    )
+    return path
+
+
+def change_site(site: NewsSite) -> None:
+    """Five new articles (on /latest/, the feed and the sitemaps) and one edit (new lastmod)."""
+    for i, path in enumerate(FRESH):
+        body = site.body(ARTICLES[0]).replace(b"<title>", f"<title>Council story {i}: ".encode(), 1)
+        site.publish(path, body, f"2026-11-30T0{i}:00:00+00:00")
+    edited = site.body(EDITED).replace(
+        b"</article>", b"<p>Update: the full council confirmed the vote on Friday.</p></article>", 1
+    )
+    site.edit(EDITED, edited, modified=datetime.now(UTC).isoformat())
+
+
+def test_a_second_run_fetches_no_unchanged_article_found_on_listings(tmp_path: Path) -> None:
+    site = NewsSite(generated=54).start()
+    try:
+        archive = tmp_path / "archive"
+        path = listing_config(tmp_path, site, archive)
+
+        first = run_crawl(tmp_path, ["-a", f"site={path}"])
+        assert first.returncode == 0, first.log[-3000:]
+        m1 = manifest_of(archive, first)
+        r1 = {urlsplit(r["url"]).path for r in records_of(archive, m1["crawl_id"])}
+        generated = {p for p in site.generated_paths() if "index" not in p}
+        assert len(generated) == 54
+        assert r1 == set(ARTICLES) | generated
+        # The gallery: an article URL whose page is too short to be one (a verdict, recorded).
+        assert m1["skipped"]["too_short"] == 1
+
+        change_site(site)
+        start = len(site.requests)
+        second = run_crawl(tmp_path, ["-a", f"site={path}"])
+        assert second.returncode == 0, second.log[-3000:]
+        m2 = manifest_of(archive, second)
+        requests = site.requests[start:]
+        fetched = {r["path"] for r in requests}
+
+        # No unchanged article page, found on a listing, in the feed or in a sitemap; the redirect
+        # to a known article is known too; the gallery's verdict stands.
+        assert fetched & (r1 - {EDITED}) == set(), sorted(fetched & r1)
+        assert "/old/story-123" not in fetched
+        assert "/news/2026/11/25/big-photo-gallery.html" not in fetched
+        # The new ones, and the edited one (its sitemap lastmod is after the last fetch).
+        assert set(FRESH) <= fetched and EDITED in fetched, sorted(fetched)
+        # Listings fetched again, conditionally: unchanged ones answer 304, /latest/ changed.
+        for listing in LISTINGS:
+            (req,) = [r for r in requests if r["path"] == listing]
+            headers = dict(req["headers"])
+            assert headers.get("If-None-Match") and headers.get("If-Modified-Since"), listing
+        sent = {p: site.sent(p)[-1] for p in LISTINGS}
+        assert [p for p, body in sent.items() if body] == ["/latest/"]
+        assert b"council-story-4.html" in sent["/latest/"]
+        assert fetched <= {
+            *LISTINGS,
+            *FRESH,
+            EDITED,
+            "/robots.txt",
+            "/feed.xml",
+            "/sitemap.xml",
+            "/missing-page.html",  # a 404 is no article: asked again
+        }, sorted(fetched)
+
+        r2 = {urlsplit(r["url"]).path: r for r in records_of(archive, m2["crawl_id"])}
+        assert sorted(r2) == sorted([*FRESH, EDITED])
+        assert r2[EDITED]["version"] == 2 and {r2[p]["version"] for p in FRESH} == {1}
+        counts = m2["counts"]
+        # Every article of run 1 but the edited one, and the gallery: each counted once, though
+        # most are found on a listing, in the feed and in the sitemap.
+        assert counts["known_not_refetched"] == len(r1) - 1 + 1
+        assert counts["refetched_modified"] == 1 and counts["refetched_recrawl"] == 0
+        assert counts["listings_not_modified"] == len(LISTINGS) - 1
+        assert (counts["articles_new"], counts["articles_updated"]) == (5, 1)
+    finally:
+        site.stop()
+
+
+def test_start_urls_crawls_into_an_archive_with_state_skip_known_articles(tmp_path: Path) -> None:
+    site = NewsSite().start()
+    try:
+        archive = tmp_path / "archive"
+        args = ["-a", f"start_urls={site.base_url}/,{site.base_url}/latest/"]
+        settings = {"NEWSWARC_ARCHIVE_URI": archive}
+        first = run_crawl(tmp_path, args, settings)
+        assert first.returncode == 0, first.log[-3000:]
+        r1 = {
+            urlsplit(r["url"]).path
+            for r in records_of(archive, manifest_of(archive, first)["crawl_id"])
+        }
+        assert r1 == set(ARTICLES)
+
+        change_site(site)
+        start = len(site.requests)
+        second = run_crawl(tmp_path, args, settings)
+        assert second.returncode == 0, second.log[-3000:]
+        m2 = manifest_of(archive, second)
+        requests = site.requests[start:]
+        fetched = {r["path"] for r in requests}
+        # Links carry no change date: the edited article waits for a recrawl, like the rest.
+        assert fetched & r1 == set(), sorted(fetched & r1)
+        assert set(FRESH) <= fetched
+        assert all(
+            dict(r["headers"]).get("If-None-Match")
+            for r in requests
+            if r["path"] in ("/", "/latest/")
+        )
+        r2 = {urlsplit(r["url"]).path for r in records_of(archive, m2["crawl_id"])}
+        assert r2 == set(FRESH)
+        assert m2["counts"]["known_not_refetched"] == len(r1) + 1  # and the gallery
+
+        # A recrawl window (no site config: NEWSWARC_RECRAWL_HOURS) refetches the young ones:
+        # the edit becomes version 2, the unchanged ones revisits with no new record.
+        start = len(site.requests)
+        third = run_crawl(tmp_path, args, {**settings, "NEWSWARC_RECRAWL_HOURS": 24 * 365})
+        assert third.returncode == 0, third.log[-3000:]
+        m3 = manifest_of(archive, third)
+        assert EDITED in {r["path"] for r in site.requests[start:]}
+        r3 = {urlsplit(r["url"]).path: r for r in records_of(archive, m3["crawl_id"])}
+        assert sorted(r3) == [EDITED] and r3[EDITED]["version"] == 2
     finally:
         site.stop()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals as scrapy_signals
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+#: Known URLs decided in this run (skip or fetch), remembered so that one linked from many
+#: listings is looked up and counted once; bounded (by hash, ~100 bytes an entry), oldest
+#: forgotten first.
+DECIDED_CACHE = 100_000
+_PERMANENT = (301, 308)
 
 
 def read_url_list(value: str) -> list[str]:
@@ -91,7 +98,9 @@ class NewsSpider(scrapy.Spider):
             self.allowed_domains = list(self.site.allowed_domains)
             self.sites |= set(self.site.allowed_domains)
         self.follow_article_links = False
+        self.recrawl_hours = self.site.recrawl_hours if self.site is not None else 0.0
         self._validators: dict[str, tuple[str | None, str | None]] = {}
+        self._decided: OrderedDict[int, bool] = OrderedDict()
         self.link_extractor = LinkExtractor(unique=True)
 
     @classmethod
@@ -103,6 +112,10 @@ class NewsSpider(scrapy.Spider):
             exc.newswarc_reported = True  # type: ignore[attr-defined]  # no traceback after it
             raise
         spider.follow_article_links = crawler.settings.getbool("NEWSWARC_FOLLOW_ARTICLE_LINKS")
+        if spider.site is None:
+            spider.recrawl_hours = crawler.settings.getfloat("NEWSWARC_RECRAWL_HOURS", 0.0)
+        crawler.signals.connect(spider.item_dropped, signal=scrapy_signals.item_dropped)
+        crawler.signals.connect(spider.request_dropped, signal=scrapy_signals.request_dropped)
         site = spider.site
         if site is not None:
             # The spider is built before the settings freeze: a site's politeness and archive
@@ -127,7 +140,8 @@ class NewsSpider(scrapy.Spider):
                 callback = self.parse_robots if url.endswith("/robots.txt") else self.parse_sitemap
                 yield self._conditional(url, callback)
         for url in self.listing_urls:
-            yield scrapy.Request(url, callback=self.parse, cb_kwargs={"forced": False})
+            request = scrapy.Request(url, callback=self.parse, cb_kwargs={"forced": False})
+            yield self._listing(request)
 
     def _state(self) -> CrawlState | None:
         archive = self.crawler.get_extension(ArchiveExtension)
@@ -164,6 +178,99 @@ class NewsSpider(scrapy.Spider):
         )
         return False
 
+    def _known(self, url: str, modified: datetime | None = None) -> bool:
+        """Tell whether ``url`` is a known article that no rule asks to fetch again.
+
+        Known: fetched whole and recorded in an earlier run (a version of its text, or the
+        verdict that it is no article). Fetched again only while younger than ``recrawl_hours``
+        (to catch edits), or when its source gives a change date (``lastmod``) after the last
+        fetch. However the URL was found: feed, sitemap, listing page or start page.
+        """
+        state = self._state()
+        if state is None:
+            return False
+        alias = hash(url)
+        cached = self._decided.get(alias)
+        if cached is not None and (modified is None or not cached):
+            self._decided.move_to_end(alias)
+            return cached
+        known = state.known_article(url)
+        if known is None:
+            return False
+        assert self.crawler.stats is not None
+        stats = self.crawler.stats
+        # Decided and counted once per article, by its URL after a permanent redirect.
+        key = hash(known.url)
+        earlier = self._decided.get(key)
+        now = datetime.now(UTC)
+        first = datetime.fromisoformat(known.first_seen)
+        if self.recrawl_hours and first >= now - timedelta(hours=self.recrawl_hours):
+            if earlier is None:
+                stats.inc_value("newswarc/discovery/recrawl")
+            skip = False
+        elif modified is not None and modified > datetime.fromisoformat(known.last_fetch):
+            if earlier is not False:
+                stats.inc_value("newswarc/discovery/modified")
+            if earlier:
+                # Skipped earlier in this run, found without a date: fetched after all.
+                stats.inc_value("newswarc/discovery/known", -1)
+            skip = False
+        else:
+            skip = earlier is not False  # once due in this run, it stays due
+            if earlier is None and skip:
+                stats.inc_value("newswarc/discovery/known")
+        for k in (key, alias):
+            self._decided[k] = skip
+            self._decided.move_to_end(k)
+        while len(self._decided) > DECIDED_CACHE:
+            self._decided.popitem(last=False)
+        return skip
+
+    def _listing(self, request: scrapy.Request) -> scrapy.Request:
+        """Ask for a page seen as a listing before only if it changed since (conditional GET)."""
+        state = self._state()
+        etag, last_modified = (
+            state.listing_validators(request.url) if state is not None else (None, None)
+        )
+        if not (etag or last_modified):
+            return request
+        if etag:
+            request.headers["If-None-Match"] = etag
+        if last_modified:
+            request.headers["If-Modified-Since"] = last_modified
+        request.meta["handle_httpstatus_list"] = [304]
+        return request
+
+    def _follow(self, response: Response, links: Iterable[str]) -> Iterator[scrapy.Request]:
+        """Yield requests for a listing's links, but not for known articles."""
+        for link in links:
+            request = response.follow(link, callback=self.parse)
+            if self._known(request.url):
+                continue
+            yield self._listing(request)
+
+    def _record_redirects(self, meta: dict[str, Any], target: str) -> None:
+        """Remember the permanent redirects that led to ``target``: a link to one is known."""
+        state = self._state()
+        if state is None:
+            return
+        reasons = meta.get("redirect_reasons") or []
+        for url, why in zip(meta.get("redirect_urls") or [], reasons, strict=False):
+            if why in _PERMANENT:
+                state.record_redirect(url, target)
+
+    def request_dropped(self, request: scrapy.Request) -> None:
+        """Record a redirect whose target this run already had (the duplicate is dropped)."""
+        self._record_redirects(request.meta, request.url)
+
+    def item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:
+        """Remember pages the extraction found to be no article: known, like articles."""
+        state = self._state()
+        url = getattr(item, "url", None) or (item.get("url") if isinstance(item, dict) else None)
+        if state is not None and url and str(exception).startswith("not an article"):
+            archive = self.crawler.get_extension(ArchiveExtension)
+            state.record_not_article(url, str(exception), archive.crawl_id if archive else None)
+
     def closed(self, reason: str) -> None:
         """Save the feeds' validators once every entry they announced was handled."""
         state = self._state()
@@ -175,7 +282,6 @@ class NewsSpider(scrapy.Spider):
         assert self.site is not None and self.crawler.stats is not None
         stats = self.crawler.stats
         oldest = datetime.now(UTC) - timedelta(hours=self.site.window_hours)
-        state = self._state()
         for entry in entries:
             stats.inc_value(f"newswarc/discovery/{source}_entries")
             if not self.site.wants(entry.url):
@@ -184,20 +290,10 @@ class NewsSpider(scrapy.Spider):
             if self.site.window_hours and entry.published and entry.published < oldest:
                 stats.inc_value("newswarc/discovery/too_old")
                 continue
-            seen = state.seen(entry.url) if state is not None else None
             # Known only once its article is recorded: a crawl killed between the capture and
             # the record fetches it again rather than lose it.
-            recorded = state is not None and state.latest_version(entry.url) is not None
-            if seen is not None and seen.status == 200 and recorded:
-                # Fetched in an earlier run: fetch again only while it is young enough to
-                # still be edited (the site's recrawl_hours), to catch updates.
-                first = datetime.fromisoformat(seen.first_seen)
-                recrawl = bool(self.site.recrawl_hours) and first >= datetime.now(UTC) - timedelta(
-                    hours=self.site.recrawl_hours
-                )
-                if not recrawl:
-                    stats.inc_value("newswarc/discovery/known")
-                    continue
+            if self._known(entry.url, entry.modified):
+                continue
             yield scrapy.Request(
                 entry.url,
                 callback=self.parse,
@@ -224,19 +320,28 @@ class NewsSpider(scrapy.Spider):
                 # A child sitemap last changed before the window announces nothing new.
                 if self.site.window_hours and entry.published and entry.published < oldest:
                     continue
-                yield scrapy.Request(entry.url, callback=self.parse_sitemap)
+                yield self._conditional(entry.url, self.parse_sitemap)
             return
         yield from self._announced(entries, "sitemap")
 
     def parse_robots(self, response: Response) -> Iterator[Any]:
         """Follow the sitemaps robots.txt lists."""
         for url in robots_sitemaps(response.body):
-            yield scrapy.Request(url, callback=self.parse_sitemap)
+            yield self._conditional(url, self.parse_sitemap)
 
     def parse(self, response: Response, forced: bool = False) -> Iterator[Any]:
         """Emit the page as an article candidate if it is one; follow links from listings."""
         stats = self.crawler.stats
         assert stats is not None
+        state = self._state()
+        if response.status == 304:
+            # A listing unchanged since the last run: its links are the ones stored then, and
+            # they go through the same rule as fresh ones.
+            stats.inc_value("newswarc/listings/not_modified")
+            if state is not None:
+                yield from self._follow(response, state.listing_links(response.url))
+            return
+        self._record_redirects(response.meta, response.url)
         content_type = response.headers.get(b"Content-Type") or b""
         if not isinstance(response, TextResponse) or not any(
             t in content_type.lower() for t in _HTML_TYPES
@@ -249,7 +354,6 @@ class NewsSpider(scrapy.Spider):
             signals = [*signals, announced]  # a feed or sitemap said it is an article
         if self.site is not None and not self.site.wants(response.url):
             signals = []  # outside the site's article URL patterns
-        state = self._state()
         if (
             signals
             and response.meta.get(UNCHANGED)
@@ -280,7 +384,19 @@ class NewsSpider(scrapy.Spider):
         # NEWSWARC_FOLLOW_ARTICLE_LINKS says so).
         follow = not signals or self.follow_article_links
         if self.listing_urls and not forced and follow:
-            for link in self.link_extractor.extract_links(response):
-                # Same site: the host, ignoring "www." (and the port, unlike allow_domains).
-                if _host(link.url) in self.sites:
-                    yield response.follow(link, callback=self.parse)
+            # Same site: the host, ignoring "www." (and the port, unlike allow_domains).
+            links = [
+                link.url
+                for link in self.link_extractor.extract_links(response)
+                if _host(link.url) in self.sites
+            ]
+            if state is not None:
+                etag = response.headers.get(b"ETag")
+                modified = response.headers.get(b"Last-Modified")
+                state.save_listing(
+                    response.url,
+                    etag.decode("latin-1") if etag else None,
+                    modified.decode("latin-1") if modified else None,
+                    links,
+                )
+            yield from self._follow(response, links)

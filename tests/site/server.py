@@ -13,8 +13,8 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import format_datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +36,11 @@ COOKIES = (
 REDIRECTS = {"/old/story-123": "/news/2026/11/26/moved-story.html"}
 CHUNK_SIZES = (1500, 4096, 7000, 2048, 8192, 3000)
 HTML_UTF8 = "text/html; charset=utf-8"
+# Pages that are no articles answer with validators, as most sites' listings do, so crawlers can
+# ask for them conditionally; articles answer without (a recrawl gets the whole page).
+VALIDATED = ("/", "/world/", "/arabic/", "/about.html", "/private/secret.html")
+STATIC_LAST_MODIFIED = "Sat, 28 Nov 2026 06:00:00 GMT"
+LATEST = "/latest/"
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,27 @@ class _Response:
     chunked: bool = False
 
 
+def _not_modified(headers: list[tuple[str, str]], request: Any) -> bool:
+    """Tell whether a conditional request's validators still match (RFC 9110 13.2.2)."""
+    found = dict(headers)
+    etag, modified = found.get("ETag"), found.get("Last-Modified")
+    if_none_match = request.get("If-None-Match")
+    if if_none_match is not None:
+        return etag is not None and etag in (t.strip() for t in if_none_match.split(","))
+    since = request.get("If-Modified-Since")
+    if since and modified:
+        try:
+            return parsedate_to_datetime(modified) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _validators(body: bytes, last_modified: str) -> list[tuple[str, str]]:
+    etag = '"' + zlib.crc32(body).to_bytes(4, "big").hex() + '"'
+    return [("ETag", etag), ("Last-Modified", last_modified)]
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -242,9 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
         if allowed:
             http11 = self.request_version == "HTTP/1.1"
             resp = site._respond(self.path, self.headers.get("Accept-Encoding"), http11)
-            etag = dict(resp.headers).get("ETag")
-            if etag and self.headers.get("If-None-Match") == etag:
-                resp = _Response(304, [("ETag", etag)], b"")
+            if resp.status == 200 and _not_modified(resp.headers, self.headers):
+                kept = [(k, v) for k, v in resp.headers if k in ("ETag", "Last-Modified")]
+                resp = _Response(304, kept, b"")
         else:
             headers = [("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")]
             resp = _Response(405, headers, b"Method not allowed\n")
@@ -289,6 +315,9 @@ class NewsSite:
     returns the exact body bytes sent for each request of ``path`` (after gzip, before
     chunk framing). ``generated=N`` adds ``/gen/index-K.html`` listings and N generated
     ``/gen/NNNNNN.html`` articles; ``delay`` sleeps that many seconds before each answer.
+    ``/latest/`` is a section page linking every announced article, newest first, published
+    ones included. Listing pages answer with ``ETag`` and ``Last-Modified`` and honour
+    ``If-None-Match`` and ``If-Modified-Since``; articles answer without validators.
     """
 
     def __init__(
@@ -319,6 +348,8 @@ class NewsSite:
         self._gen: GeneratedPages | None = None
         self._overrides: dict[str, bytes | None] = {}
         self._announced: list[tuple[str, str]] = []
+        self._modified: dict[str, str] = {}
+        self._latest_modified = STATIC_LAST_MODIFIED
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -444,13 +475,6 @@ class NewsSite:
         self._bodies["/robots.txt"] = (
             f"# Daily Meridian\nUser-agent: *\nDisallow: /private/\n\nSitemap: {base}/sitemap.xml\n"
         ).encode()
-        urls = "".join(
-            f"<url><loc>{base}{p}</loc><lastmod>2026-11-28</lastmod></url>\n" for p in SITEMAP_PATHS
-        )
-        self._bodies["/sitemap.xml"] = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
-        ).encode()
         expected = load_expected()
         self._announced = sorted(
             (e["published"], p)
@@ -471,10 +495,17 @@ class NewsSite:
             self._announced.append((published, path))
         self._build_feeds()
 
-    def edit(self, path: str, body: bytes) -> None:
-        """Serve ``body`` at an existing path from now on (an edited article)."""
+    def edit(self, path: str, body: bytes, modified: str | None = None) -> None:
+        """Serve ``body`` at an existing path from now on (an edited article).
+
+        With ``modified`` (ISO 8601), the sitemaps give it as the page's ``lastmod``.
+        """
         with self._lock:
             self._overrides[path] = body
+            if modified is not None:
+                self._modified[path] = modified
+        if modified is not None:
+            self._build_feeds()
 
     def withdraw(self, path: str) -> None:
         """Answer 404 at ``path`` from now on (the feed still lists it, as feeds lag)."""
@@ -494,9 +525,15 @@ class NewsSite:
             '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
             f"<title>Daily Meridian</title><link>{base}/</link>\n{items}</channel></rss>\n"
         ).encode()
+        modified = dict(self._modified)
+
+        def lastmod(path: str) -> str:
+            return f"<lastmod>{modified[path]}</lastmod>" if path in modified else ""
+
         news = "".join(
-            f"<url><loc>{base}{p}</loc><news:news><news:publication><news:name>Daily Meridian"
-            f"</news:name><news:language>{'ar' if p.startswith('/ar/') else 'en'}</news:language>"
+            f"<url><loc>{base}{p}</loc>{lastmod(p)}<news:news><news:publication>"
+            f"<news:name>Daily Meridian</news:name>"
+            f"<news:language>{'ar' if p.startswith('/ar/') else 'en'}</news:language>"
             f"</news:publication><news:publication_date>{d}</news:publication_date>"
             f"<news:title>{p}</news:title></news:news></url>\n"
             for d, p in dated
@@ -506,9 +543,35 @@ class NewsSite:
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
             f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n{news}</urlset>\n'
         ).encode()
+        # The robots.txt sitemap: the site's pages, and what was published since.
+        pages = [(p, "2026-11-28") for p in SITEMAP_PATHS]
+        pages += [(p, d) for d, p in dated if p in self._overrides and p not in SITEMAP_PATHS]
+        urls = "".join(
+            f"<url><loc>{base}{p}</loc><lastmod>{modified.get(p, d)}</lastmod></url>\n"
+            for p, d in pages
+        )
+        robots_sitemap = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+        ).encode()
+        items_html = "".join(
+            f'<li><a href="{p}">{p.rsplit("/", 1)[-1]}</a> <time>{d}</time></li>\n'
+            for d, p in reversed(dated)
+            if p != OLD_STORY
+        )
+        latest = (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            "<title>Latest news | Daily Meridian</title></head><body>\n"
+            f'<h1>Latest news</h1>\n<ul class="latest">\n{items_html}</ul>\n'
+            '<p><a href="/">Home</a></p>\n</body></html>\n'
+        ).encode()
+        newest = max(datetime.fromisoformat(d) for d, _ in dated)
         with self._lock:
             self._bodies["/feed.xml"] = feed
             self._bodies["/news-sitemap.xml"] = sitemap
+            self._bodies["/sitemap.xml"] = robots_sitemap
+            self._bodies[LATEST] = latest
+            self._latest_modified = format_datetime(newest.astimezone(UTC), usegmt=True)
 
     def _respond(self, target: str, accept_encoding: str | None, http11: bool) -> _Response:
         path = urlsplit(target).path or "/"
@@ -522,6 +585,8 @@ class NewsSite:
         if route is not None:
             headers = [("Content-Type", route.content_type), *common]
             body = self._bodies[path]
+            if path in VALIDATED:
+                headers += _validators(body, STATIC_LAST_MODIFIED)
             if route.cookies:
                 headers += [("Set-Cookie", c) for c in COOKIES]
             if route.transport == "gzip":
@@ -550,10 +615,18 @@ class NewsSite:
             etag = '"' + zlib.crc32(body).to_bytes(4, "big").hex() + '"'
             kind = "application/rss+xml" if path == "/feed.xml" else "application/xml"
             return _Response(200, [("Content-Type", kind), ("ETag", etag)], body)
+        if path == LATEST:
+            with self._lock:
+                body, modified = self._bodies[LATEST], self._latest_modified
+            headers = [("Content-Type", HTML_UTF8), *common, *_validators(body, modified)]
+            return _Response(200, headers, body)
         if path.startswith("/gen/") and self._gen is not None:
             gen = self._gen.get(path)
             if gen is not None:
-                return _Response(200, [("Content-Type", HTML_UTF8), *common], gen)
+                headers = [("Content-Type", HTML_UTF8), *common]
+                if "/index-" in path:
+                    headers += _validators(gen, STATIC_LAST_MODIFIED)
+                return _Response(200, headers, gen)
         if _IMG_RE.match(path):
             return _Response(200, [("Content-Type", "image/png"), *common], PNG)
         if path == "/static/site.css":
