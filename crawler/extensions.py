@@ -22,10 +22,18 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 
+from crawler.redaction import REDACTED_HEADERS, collect, install_log_redaction, without_userinfo
 from pipelines import __version__
 from pipelines.spool import ClosedFile, SpoolFile, recover
 from pipelines.state import CrawlState, StateError
-from pipelines.storage import FileStorage, S3Options, Storage, StorageError, storage_from_uri
+from pipelines.storage import (
+    FileStorage,
+    S3Options,
+    Storage,
+    StorageError,
+    StorageUnreachable,
+    storage_from_uri,
+)
 from pipelines.uploader import Uploader
 from pipelines.warcfile import Exchange, RecordPointer, WarcRoller
 
@@ -124,7 +132,7 @@ def archive_identity(storage: Storage) -> str:
     """Return what names an archive: its URI, and the endpoint for S3-compatible stores."""
     client = getattr(storage, "client", None)
     endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
-    return f"{storage.uri} at {endpoint}" if endpoint else storage.uri
+    return f"{storage.uri} at {without_userinfo(endpoint)}" if endpoint else storage.uri
 
 
 def claim_spool(spool: Path, storage: Storage) -> None:
@@ -171,8 +179,13 @@ class ArchiveExtension:
         warc_options: dict[str, Any],
         roll_check_interval: float,
         min_free: int = 0,
+        started_offline: bool = False,
+        redact_headers: tuple[str, ...] = REDACTED_HEADERS,
     ) -> None:
         self.crawler = crawler
+        self.started_offline = started_offline
+        self.redactor = install_log_redaction()
+        self.redact_headers = redact_headers
         self.storage = storage
         self.spool = spool
         self.state = state
@@ -182,6 +195,7 @@ class ArchiveExtension:
         self.uploader = Uploader(storage, min_backoff=backoff[0], max_backoff=backoff[1])
         self.recovered: list[str] = []
         self.closers: list[Callable[[], object]] = []
+        warc_options = {**warc_options, "info": self.redactor.data(warc_options.get("info") or {})}
         self.warc = WarcRoller(
             spool,
             uri_for=storage.uri_for,
@@ -198,9 +212,29 @@ class ArchiveExtension:
         settings = crawler.settings
         if not settings.getbool("NEWSWARC_ENABLED", True):
             raise NotConfigured
+        # Before anything is logged about the storage, and before Scrapy logs the overridden
+        # settings (after the extensions are built): no secret of the operator in any of it.
+        redactor = install_log_redaction()
+        spider = crawler.spider
+        redactor.add(
+            collect(settings, spider=spider, arguments=getattr(spider, "newswarc_args", None))
+        )
+        start_offline = settings.getbool("NEWSWARC_START_OFFLINE", False)
+        offline = False
         try:
             storage = storage_from_settings(settings)
-            storage.check()
+            redactor.add(getattr(storage, "secrets", list)())
+            try:
+                storage.check()
+            except StorageUnreachable as exc:
+                if not start_offline:
+                    raise
+                offline = True
+                logger.warning(
+                    "newswarc: %s; starting anyway (NEWSWARC_START_OFFLINE): files wait in the "
+                    "spool and are uploaded when the store answers",
+                    exc,
+                )
             spool = default_spool(storage, settings.get("NEWSWARC_SPOOL_DIR"))
             try:
                 spool.mkdir(parents=True, exist_ok=True)
@@ -213,7 +247,9 @@ class ArchiveExtension:
                 state = CrawlState(state_path.expanduser())
             except (sqlite3.Error, StateError) as exc:
                 raise StorageError(f"crawl state {state_path} is unusable: {exc}") from exc
-            if settings.get("NEWSWARC_CRAWL_ID") and storage.exists(f"crawls/{crawl_id}.json"):
+            if settings.get("NEWSWARC_CRAWL_ID") and offline:
+                logger.warning("newswarc: store unreachable, crawl id %s not checked", crawl_id)
+            elif settings.get("NEWSWARC_CRAWL_ID") and storage.exists(f"crawls/{crawl_id}.json"):
                 raise StorageError(f"crawl id {crawl_id} was already used in {storage.uri}")
         except StorageError as exc:
             logger.critical("newswarc: archive unusable, crawl not started: %s", exc)
@@ -246,6 +282,10 @@ class ArchiveExtension:
             },
             roll_check_interval=settings.getfloat("NEWSWARC_ROLL_CHECK_INTERVAL", 30.0),
             min_free=settings.getint("NEWSWARC_SPOOL_MIN_FREE", 256 * 1024 * 1024),
+            started_offline=offline,
+            redact_headers=tuple(
+                settings.getlist("NEWSWARC_REDACT_HEADERS", list(REDACTED_HEADERS))
+            ),
         )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -262,7 +302,16 @@ class ArchiveExtension:
             stats.inc_value(f"newswarc/files/{state.kind}_bytes", state.size)
 
     def write_capture(self, exchange: Exchange) -> RecordPointer:
-        """Write one request/response pair to the current WARC file."""
+        """Write one request/response pair to the current WARC file.
+
+        The request headers keep every header as sent, except the operator's secrets:
+        ``Authorization`` and ``Proxy-Authorization`` (``NEWSWARC_REDACT_HEADERS``) keep only
+        their scheme, and any configured secret inside another header (a ``Cookie`` value set
+        in ``DEFAULT_REQUEST_HEADERS``) is replaced by the marker.
+        """
+        exchange.request_headers = self.redactor.headers(
+            exchange.request_headers, self.redact_headers
+        )
         return self.warc.write(exchange)
 
     def add_ticker(self, func: Callable[[], object]) -> None:
@@ -322,7 +371,8 @@ class ArchiveExtension:
         pending = await maybe_deferred_to_future(
             threads.deferToThread(self.uploader.close, self.upload_timeout)
         )
-        manifest = self.manifest(reason, pending=[p.key for p in pending])
+        # Redacted whole: arguments, settings, errors and file names carry no secret.
+        manifest = self.redactor.data(self.manifest(reason, pending=[p.key for p in pending]))
         self.state.close()
         await maybe_deferred_to_future(threads.deferToThread(self._store_manifest, manifest))
         logger.info("%s", format_summary(manifest))
@@ -360,6 +410,7 @@ class ArchiveExtension:
             "crawl_id": self.crawl_id,
             "spider": getattr(spider, "name", None),
             "arguments": getattr(spider, "newswarc_args", {}),
+            "started_offline": self.started_offline,
             "archive_uri": self.storage.uri,
             "started": self.started.isoformat(),
             "finished": datetime.now(UTC).isoformat(),

@@ -8,7 +8,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -22,6 +22,10 @@ MULTIPART_CHUNK = 64 * 1024 * 1024
 
 class StorageError(Exception):
     """The archive location is unusable: bad URI, missing bucket, wrong credentials, no access."""
+
+
+class StorageUnreachable(StorageError):
+    """The store does not answer (no connection, timeout, 5xx): it may come back by itself."""
 
 
 class Storage(Protocol):
@@ -204,6 +208,15 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _unreachable(where: str, exc: Exception) -> StorageError:
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return StorageUnreachable(f"cannot reach S3 for {where}: {exc}")
+    return StorageError(f"cannot use S3 for {where}: {exc}")
+
+
 class S3Storage:
     """A bucket and key prefix on any S3-compatible store."""
 
@@ -231,6 +244,10 @@ class S3Storage:
             ) from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if status >= 500:
+                message = f"S3 for {where} is unavailable: {_describe(exc)}"
+                raise StorageUnreachable(message) from exc
             if code in {"404", "NoSuchBucket", "NotFound"}:
                 raise StorageError(f"bucket {self.bucket!r} does not exist ({where})") from exc
             if code in {"403", "AccessDenied", "Forbidden", "InvalidAccessKeyId"}:
@@ -240,13 +257,24 @@ class S3Storage:
                 ) from exc
             raise StorageError(f"cannot use {where}: {_describe(exc)}") from exc
         except BotoCoreError as exc:
-            raise StorageError(f"cannot reach S3 for {where}: {exc}") from exc
+            raise _unreachable(where, exc) from exc
         probe = self._key(f"crawls/.probe-{uuid.uuid4().hex}")
         try:
             self.client.put_object(Bucket=self.bucket, Key=probe, Body=b"probe")
             self.client.delete_object(Bucket=self.bucket, Key=probe)
-        except (ClientError, BotoCoreError) as exc:
+        except BotoCoreError as exc:
+            raise _unreachable(where, exc) from exc
+        except ClientError as exc:
             raise StorageError(f"cannot write to {where}: {_describe(exc)}") from exc
+
+    def secrets(self) -> list[str]:
+        """Return the credentials the client signs with (to keep them out of logs and files)."""
+        signer = getattr(self.client, "_request_signer", None)
+        credentials = getattr(signer, "_credentials", None)
+        if credentials is None:
+            return []
+        frozen = credentials.get_frozen_credentials()
+        return [v for v in (frozen.access_key, frozen.secret_key, frozen.token) if v]
 
     def uri_for(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
@@ -309,6 +337,15 @@ class S3Storage:
                 yield obj["Key"][strip:]
 
 
+def _public(uri: str) -> str:
+    """Return ``uri`` without the credentials it may carry, for messages."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}://{netloc.rpartition('@')[2]}{slash}{path}"
+
+
 def storage_from_uri(uri: str, *, s3: S3Options | None = None) -> Storage:
     """Return the storage for ``uri``: a path, ``file://`` URI or ``s3://bucket/prefix``.
 
@@ -326,13 +363,23 @@ def storage_from_uri(uri: str, *, s3: S3Options | None = None) -> Storage:
             return FileStorage(Path(unquote(parts.path)))
         return FileStorage(Path(uri).expanduser())
     if parts.scheme == "s3":
-        if not parts.netloc:
-            raise StorageError(f"S3 URI {uri!r} has no bucket: use s3://bucket/prefix")
         options = s3 or S3Options()
+        userinfo, _, bucket = parts.netloc.rpartition("@")
+        if not bucket:
+            raise StorageError(f"S3 URI {_public(uri)!r} has no bucket: use s3://bucket/prefix")
+        if userinfo:
+            # s3://KEY:SECRET@bucket/prefix: credentials in the URI, used and then forgotten
+            # (the storage's URI, logged and recorded, has none).
+            key, sep, secret = userinfo.partition(":")
+            if not (key and sep and secret):
+                raise StorageError("S3 URI credentials must be s3://ACCESS_KEY:SECRET@bucket/…")
+            options = replace(
+                options, access_key_id=unquote(key), secret_access_key=unquote(secret)
+            )
         return S3Storage(
             make_s3_client(options),
-            parts.netloc,
+            bucket,
             parts.path.strip("/"),
             verify_etag=options.verify_etag,
         )
-    raise StorageError(f"unsupported archive URI scheme {parts.scheme!r} in {uri!r}")
+    raise StorageError(f"unsupported archive URI scheme {parts.scheme!r} in {_public(uri)!r}")

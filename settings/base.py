@@ -95,6 +95,11 @@ NEWSWARC_UPLOAD_MIN_BACKOFF = 1.0
 NEWSWARC_UPLOAD_MAX_BACKOFF = 60.0
 NEWSWARC_UPLOAD_CLOSE_TIMEOUT = 600.0  # seconds the crawl waits at the end for uploads
 NEWSWARC_S3_VERIFY_ETAG = True  # turn off for stores whose ETag is not an MD5 (SSE-KMS)
+# An unreachable store at start is a config error (CRITICAL, exit 1); True: spool and upload
+# when it answers (scheduled jobs). Wrong credentials or a missing bucket still stop the crawl.
+NEWSWARC_START_OFFLINE = False
+# Request headers whose value WARC request records replace by a marker (scheme kept).
+NEWSWARC_REDACT_HEADERS = ["Authorization", "Proxy-Authorization"]
 NEWSWARC_EXTRACT_WORKERS = 0  # 0: one per CPU core
 NEWSWARC_EXTRACT_MAX_TASKS_PER_CHILD = 2000  # recycle workers so memory cannot creep
 # A page that holds its worker this long is retried once in a new worker, then fails (timeout).

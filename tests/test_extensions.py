@@ -336,3 +336,86 @@ def test_a_reused_crawl_id_is_refused(news_site: Any, tmp_path: Path) -> None:
     assert run_crawl(tmp_path, args, settings).returncode == 0
     again = run_crawl(tmp_path, args, settings)
     assert again.returncode != 0 and "crawl id daily-1 was already used" in again.log
+
+
+@pytest.mark.s3
+def test_an_unreachable_store_at_start_is_a_config_error_by_default(
+    s3: SeaweedS3, tmp_path: Path
+) -> None:
+    bucket = s3.new_bucket()
+    s3.stop()
+    site = NewsSite().start()
+    try:
+        result = run_crawl(
+            tmp_path,
+            ["-a", f"start_urls={site.base_url}/"],
+            {"NEWSWARC_ARCHIVE_URI": f"s3://{bucket}/a", "NEWSWARC_SPOOL_DIR": tmp_path / "spool"},
+            env=s3.env(),
+            timeout=120,
+        )
+        assert result.returncode == 1, result.log[-3000:]
+        critical = [ln for ln in result.log.splitlines() if "CRITICAL" in ln]
+        assert len(critical) == 1 and "cannot reach S3" in critical[0], critical
+        assert "Traceback" not in result.log
+        assert site.requests == []
+    finally:
+        site.stop()
+
+
+@pytest.mark.s3
+def test_start_offline_spools_and_uploads_when_the_store_comes_back(
+    slow_site: NewsSite, s3: SeaweedS3, tmp_path: Path
+) -> None:
+    bucket = s3.new_bucket()
+    s3.stop()
+    spool = tmp_path / "spool"
+    proc = start_crawl(
+        tmp_path,
+        ["-a", f"start_urls={slow_site.base_url}/"],
+        {
+            "NEWSWARC_ARCHIVE_URI": f"s3://{bucket}/a",
+            "NEWSWARC_SPOOL_DIR": spool,
+            "NEWSWARC_START_OFFLINE": True,
+            "NEWSWARC_WARC_MAX_SIZE": 30_000,
+            "CONCURRENT_REQUESTS": 1,
+            "NEWSWARC_UPLOAD_MIN_BACKOFF": 0.3,
+            "NEWSWARC_UPLOAD_MAX_BACKOFF": 1.0,
+        },
+        env=s3.env(),
+    )
+    try:
+        # The crawl runs with the store down: closed files wait in the spool.
+        _wait_for(
+            lambda: len(list(spool.glob("warc/*/*/*/*.warc.gz"))) >= 2,
+            90,
+            "closed files to wait in the spool",
+        )
+        assert proc.poll() is None
+        s3.start()
+        _out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    assert "starting anyway (NEWSWARC_START_OFFLINE)" in err and "CRITICAL" not in err
+    assert "failed (attempt 1)" in err
+    heads = download_bucket(s3, bucket, tmp_path / "copy")
+    manifest = json.loads(next((tmp_path / "copy").glob("a/crawls/*.json")).read_text())
+    assert manifest["started_offline"] is True
+    assert manifest["counts"]["uploads_pending"] == 0
+    assert any(f["attempts"] > 1 for f in manifest["files"])
+    assert all(f["status"] == "stored" for f in manifest["files"])
+    assert {f["key"] for f in manifest["files"]} == {
+        k.removeprefix("a/") for k in heads if "/crawls/" not in k
+    }
+    warcs = [k for k in heads if k.endswith(".warc.gz")]
+    assert len(warcs) >= 2
+    for key in warcs:
+        check_warc_file(tmp_path / "copy" / key)
+    assert len([k for k in heads if k.endswith(".cdxj")]) == len(warcs)
+    records = [
+        r for k in heads if k.endswith(".jsonl.gz") for r in read_jsonl_gz(tmp_path / "copy" / k)
+    ]
+    assert sorted(urlsplit(r["url"]).path for r in records) == sorted(ARTICLES)
+    assert not spool_leftovers(spool)
