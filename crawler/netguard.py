@@ -408,9 +408,13 @@ class GuardedResolver:
     def from_crawler(cls, crawler: Crawler, reactor: Any) -> Self:
         settings = crawler.settings
         size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
-        return cls(
-            reactor, AddressPolicy.from_settings(settings), size, settings.getfloat("DNS_TIMEOUT")
-        )
+        try:
+            policy = AddressPolicy.from_settings(settings)
+        except ValueError as exc:
+            # Built with the reactor, before any crawl: one line, not Scrapy's traceback.
+            logger.critical("newswarc: bad setting, crawl not started: %s", exc)
+            raise SystemExit(1) from None
+        return cls(reactor, policy, size, settings.getfloat("DNS_TIMEOUT"))
 
     def install_on_reactor(self) -> None:
         """Install as the reactor's name resolver (and, through it, its simple resolver)."""

@@ -668,3 +668,18 @@ def test_crawl_refuses_a_response_from_a_refused_address_around_the_resolver(
     captured = [r for w in archive.glob("warc/*/*/*/*.warc.gz") for r in responses(w)]
     assert captured == []
     assert list(archive.glob("articles/*/*/*/*.jsonl.gz")) == []
+
+
+@pytest.mark.e2e
+def test_a_bad_allowed_network_stops_the_crawl_with_one_line(tmp_path: Path) -> None:
+    result = _crawl(
+        tmp_path,
+        ["-a", "url=http://127.0.0.1:9/news/2026/12/01/never-fetched.html"],
+        {"NEWSWARC_ARCHIVE_URI": str(tmp_path / "a"), "NEWSWARC_ALLOWED_NETWORKS": "10.0.0.1/8"},
+    )
+    assert result.returncode == 1
+    critical = [ln for ln in result.log.splitlines() if "CRITICAL" in ln]
+    assert len(critical) == 1, result.log[-2000:]
+    assert "NEWSWARC_ALLOWED_NETWORKS: 10.0.0.1/8 has host bits set" in critical[0]
+    assert "Traceback" not in result.log
+    assert result.connections == []
