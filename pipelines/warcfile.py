@@ -56,6 +56,9 @@ class Exchange:
     ip: str | None = None
     reason: str | None = None
     revisit: RevisitOf | None = None
+    #: Why the crawler stored less than the server meant to send (``WARC-Truncated``): "length",
+    #: "time" or "disconnect", as the WARC 1.0 and 1.1 specifications name them.
+    truncated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,10 @@ def response_headers_as_sent(
         else:
             out.append((name, value))
     return out
+
+
+#: WARC fields a request record shares with its response record.
+_SHARED_FIELDS = ("WARC-Date", "WARC-Target-URI", "WARC-IP-Address")
 
 
 def _host_tag() -> str:
@@ -244,6 +251,8 @@ class WarcRoller:
         if exchange.ip:
             warc_headers["WARC-IP-Address"] = exchange.ip
         revisit = exchange.revisit
+        if exchange.truncated and revisit is None:
+            warc_headers["WARC-Truncated"] = exchange.truncated
         if revisit is None:
             response = writer.create_warc_record(
                 exchange.url,
@@ -288,9 +297,11 @@ class WarcRoller:
                 length=len(exchange.request_body),
                 http_headers=req_headers,
                 warc_headers_dict={
-                    **warc_headers,
                     "WARC-Type": "request",
                     "WARC-Record-ID": f"<urn:uuid:{uuid.uuid4()}>",
+                    # The request went out whole: none of the response's truncation or revisit
+                    # fields apply to it.
+                    **{k: v for k, v in warc_headers.items() if k in _SHARED_FIELDS},
                     "WARC-Concurrent-To": record_id,
                 },
             )

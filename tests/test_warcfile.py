@@ -243,3 +243,57 @@ def test_each_file_gets_its_cdxj_index(tmp_path: Path) -> None:
         assert {(int(x.data["offset"]), int(x.data["length"])) for x in lines} == expected
         assert all(x.key.startswith("test,news)/a/") and x.data["status"] == "200" for x in lines)
         assert all(x.data["mime"] == "text/html" for x in lines)
+
+
+def test_a_cut_body_is_marked_truncated_on_its_response_only(tmp_path: Path) -> None:
+    published: list[ClosedFile] = []
+    w = roller(tmp_path, published)
+    whole = gzip.compress(bytes(range(256)) * 2 + os.urandom(4000), mtime=0)
+    cut = exchange(1, whole[:300], truncated="length")
+    cut.response_headers = [
+        (k, str(len(whole)) if k == "Content-Length" else v) for k, v in cut.response_headers
+    ]
+    w.write(cut)
+    w.write(exchange(2))
+    w.close()
+    path = published[0].path
+    assert subprocess.run([WARCIO, "check", str(path)], check=False).returncode == 0
+    seen = []
+    with path.open("rb") as fh:
+        for rec in ArchiveIterator(fh):
+            if rec.rec_type in ("response", "request"):
+                seen.append((rec.rec_type, rec.rec_headers.get_header("WARC-Truncated")))
+                if rec.rec_type == "response" and rec.rec_headers.get_header("WARC-Truncated"):
+                    assert rec.raw_stream.read() == whole[:300]
+                    assert rec.http_headers.get_header("Content-Length") == "300"
+                    assert rec.http_headers.get_header("X-Crawler-Content-Length") == str(
+                        len(whole)
+                    )
+    assert seen == [
+        ("response", "length"),
+        ("request", None),
+        ("response", None),
+        ("request", None),
+    ]
+
+
+def test_revisit_fields_stay_off_the_request_record(tmp_path: Path) -> None:
+    from pipelines.warcfile import RevisitOf
+
+    published: list[ClosedFile] = []
+    w = roller(tmp_path, published)
+    first = w.write(exchange(1))
+    w.write(
+        exchange(
+            1,
+            revisit=RevisitOf(first.record_id, first.uri, first.date, first.payload_digest),
+        )
+    )
+    w.close()
+    with published[0].path.open("rb") as fh:
+        requests = [r.rec_headers for r in ArchiveIterator(fh) if r.rec_type == "request"]
+    assert len(requests) == 2
+    for headers in requests:
+        assert headers.get_header("WARC-Truncated") is None
+        assert headers.get_header("WARC-Refers-To") is None
+        assert headers.get_header("WARC-Concurrent-To")
