@@ -22,6 +22,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 
+from crawler.problems import problem_report
 from crawler.redaction import REDACTED_HEADERS, collect, install_log_redaction, without_userinfo
 from pipelines import __version__
 from pipelines.spool import ClosedFile, SpoolFile, recover
@@ -430,6 +431,8 @@ class ArchiveExtension:
                 if k.startswith("newswarc/errors/")
             },
             "skipped": skipped_counts(stats),
+            # Hostile and broken responses: count and first URLs per reason (crawler/problems.py).
+            "problems": problem_report(self.crawler),
             "settings": {name: settings.get(name) for name in MANIFEST_SETTINGS},
             "software": software_versions(),
             "recovered_files": self.recovered,
@@ -538,6 +541,11 @@ def format_summary(manifest: dict[str, Any]) -> str:
         f"{c['uploads_pending']} pending",
         "  errors:          "
         + (", ".join(f"{k} {v}" for k, v in sorted(manifest["errors"].items())) or "none"),
+        "  problems:        "
+        + (
+            ", ".join(f"{k} {v['count']}" for k, v in sorted(manifest.get("problems", {}).items()))
+            or "none"
+        ),
         f"  archive:         {manifest['archive_uri']}",
         f"  manifest:        crawls/{manifest['crawl_id']}.json",
     ]

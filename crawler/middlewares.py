@@ -13,6 +13,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
 from crawler.extensions import ArchiveExtension
+from crawler.limits import TRUNCATED_FLAG, truncation
 from pipelines.warcfile import Exchange, RevisitOf
 
 if TYPE_CHECKING:
@@ -117,11 +118,18 @@ class WarcCaptureMiddleware:
         date = datetime.now(UTC) - timedelta(seconds=request.meta.get("download_latency") or 0.0)
         request.meta[FETCH_TIME] = date
         exchange = exchange_from(request, response, date)
+        # A body cut short is archived as far as it came, marked as such (WARC-Truncated); it
+        # is no payload to compare with, nor one to remember as the URL's last capture.
+        exchange.truncated = truncation(request, response)
+        if exchange.truncated:
+            response.flags.append(TRUNCATED_FLAG)
+            self.stats.inc_value(f"newswarc/warc/truncated/{exchange.truncated}")
         digest = payload_digest(response.body)
         state = self.archive.state
         seen = state.seen(response.url)
         if (
-            response.status == 200
+            not exchange.truncated
+            and response.status == 200
             and seen is not None
             and seen.status == 200
             and seen.payload_digest == digest
@@ -134,6 +142,10 @@ class WarcCaptureMiddleware:
             self.stats.inc_value("newswarc/warc/revisits")
         pointer = self.archive.write_capture(exchange)
         request.meta[WARC_POINTER] = pointer
+        self.stats.inc_value("newswarc/warc/captures")
+        self.stats.inc_value(f"newswarc/warc/status/{response.status}")
+        if exchange.truncated:
+            return response
         state.record_fetch(
             response.url,
             status=response.status,
@@ -145,6 +157,4 @@ class WarcCaptureMiddleware:
             warc_uri=seen.warc_uri if exchange.revisit and seen else pointer.uri,
             warc_date=seen.warc_date if exchange.revisit and seen else pointer.date,
         )
-        self.stats.inc_value("newswarc/warc/captures")
-        self.stats.inc_value(f"newswarc/warc/status/{response.status}")
         return response

@@ -37,6 +37,9 @@ DNS_TIMEOUT = 15  # Scrapy default: 60
 TWISTED_DNS_RESOLVER = "crawler.netguard.GuardedResolver"
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # Scrapy default: 1 GiB; no news page is that big
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024  # Scrapy default: 32 MiB
+# Scrapy default: True (a body cut by its connection is dropped, nothing archived). False: it is
+# archived as far as it came (WARC-Truncated: disconnect), retried, and never made an article.
+DOWNLOAD_FAIL_ON_DATALOSS = False
 RETRY_ENABLED = True  # Scrapy default: True
 RETRY_TIMES = 2  # Scrapy default: 2
 DEPTH_LIMIT = 2  # Scrapy default: 0 (unlimited); listing -> section -> article
@@ -54,6 +57,8 @@ TELNETCONSOLE_ENABLED = False  # Scrapy default: True
 # --- Components ------------------------------------------------------------------------------
 EXTENSIONS = {
     "crawler.extensions.ArchiveExtension": 100,  # Scrapy default: {}
+    # Hostile and broken responses by reason: logged, counted, first URLs in the manifest.
+    "crawler.problems.ProblemLog": 110,
 }
 DOWNLOADER_MIDDLEWARES = {
     # After OffsiteMiddleware (50), before RobotsTxtMiddleware (100): a refused host gets no
@@ -61,6 +66,18 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.netguard.PrivateAddressMiddleware": 60,
     # Above HttpCacheMiddleware (900): sees bodies still content-encoded, redirects and errors.
     "crawler.middlewares.WarcCaptureMiddleware": 950,  # Scrapy default: {}
+    # Below the capture, above HttpCompressionMiddleware (590): bodies cut at the size and time
+    # limits (kept, archived as truncated), lost connections, bombs, cut gzip/brotli streams.
+    "crawler.limits.DownloadLimitsMiddleware": 940,
+    # Above RedirectMiddleware (600): loops and over-long chains named before they are dropped.
+    "crawler.redirects.RedirectCheckMiddleware": 930,
+    # Above RetryMiddleware (550): 429/503 Retry-After waited for, up to a cap.
+    "crawler.retry.RetryAfterMiddleware": 920,
+    # Below HttpCompressionMiddleware (590): decoded pages, binary or not HTML, bad charsets.
+    "crawler.content.ContentCheckMiddleware": 585,
+    # Below RetryMiddleware (550): a download given up on is one line with a reason, not a
+    # traceback.
+    "crawler.retry.GiveUpMiddleware": 540,
     # Next to the downloader: lookups the resolver refused are reported and not retried, a
     # response from a refused address is dropped before it is archived.
     "crawler.netguard.ConnectedAddressMiddleware": 990,
@@ -106,10 +123,17 @@ NEWSWARC_EXTRACT_MAX_TASKS_PER_CHILD = 2000  # recycle workers so memory cannot 
 NEWSWARC_EXTRACT_STALL_TIMEOUT = 120.0  # seconds
 NEWSWARC_MIN_TEXT_CHARS = 400  # shorter discovered pages are not articles
 NEWSWARC_FOLLOW_ARTICLE_LINKS = False  # follow links found on article pages, not only listings
-NEWSWARC_RECRAWL_HOURS = 0.0  # crawls without a site config: refetch known articles this young
+# Hostile servers (README "Hostile and broken servers"). DOWNLOAD_MAXSIZE caps a body on the
+# wire and decoded; what came before a cut is archived (WARC-Truncated: length or time).
+NEWSWARC_DOWNLOAD_TIME_LIMIT = 20.0  # seconds per download, below DOWNLOAD_TIMEOUT (the backstop)
+NEWSWARC_ROBOTSTXT_MAX_BYTES = 500 * 1024  # the first 500 KiB are read, as Google does
+NEWSWARC_ROBOTSTXT_TIMEOUT = 10.0  # seconds; the site's requests wait for its robots.txt
+NEWSWARC_RETRY_AFTER_MAX = 120.0  # seconds of Retry-After waited for; longer: URL given up
+NEWSWARC_PROBLEM_URLS = 100  # URLs named per problem reason in the manifest (counts are exact)
 # Networks allowed despite being loopback, private, link-local or reserved (CIDRs, e.g.
 # "10.0.0.0/8" for an intranet); every other non-public address is refused. See README.
 NEWSWARC_ALLOWED_NETWORKS: list[str] = []
+NEWSWARC_RECRAWL_HOURS = 0.0  # crawls without a site config: refetch known articles this young
 
 # Scrapy's own AWS settings feed the S3 storage when set; otherwise boto3's standard chain
 # (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ~/.aws/...) applies.
