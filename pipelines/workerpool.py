@@ -164,7 +164,8 @@ class WorkerPool:
         self._stall = stall_timeout
         self._lock = threading.Lock()
         self._queue: deque[_Task] = deque()
-        self._closing = False
+        self._closing = False  # no more pages taken
+        self._closed = False  # close() was called
         self._events: Counter[str] = Counter()
         self._workers: list[_Worker] = []
         self._retiring: list[_Worker] = []
@@ -205,7 +206,9 @@ class WorkerPool:
     def close(self) -> None:
         """Finish the pages already submitted, stop the workers and wait for them to exit."""
         with self._lock:
-            self._closing = True
+            if self._closed:
+                return
+            self._closing = self._closed = True
         self._wake()
         self._thread.join()
         for fd in (self._wake_r, self._wake_w):
@@ -235,7 +238,9 @@ class WorkerPool:
 
     def _step(self) -> bool:
         now = time.monotonic()
-        if now >= self._spawn_after:
+        with self._lock:
+            wanted = not self._closing or bool(self._queue)
+        if wanted and now >= self._spawn_after:
             while len(self._workers) < self._size:
                 self._workers.append(_Worker(self._ctx, self._work, self._warm_up, os.getpid()))
         self._dispatch(now)
@@ -274,18 +279,24 @@ class WorkerPool:
                 self._stalled(worker, now)
         return True
 
+    def _next_task(self) -> _Task | None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return None
+                task = self._queue.popleft()
+            if task.started or task.future.set_running_or_notify_cancel():
+                task.started = True
+                return task
+            # else its crawl gave up waiting for it
+
     def _dispatch(self, now: float) -> None:
         for worker in self._workers:
             if not worker.ready or worker.task is not None:
                 continue
-            with self._lock:
-                if not self._queue:
-                    return
-                task = self._queue.popleft()
-            if not task.started:
-                if not task.future.set_running_or_notify_cancel():
-                    continue  # its crawl gave up waiting for it
-                task.started = True
+            task = self._next_task()
+            if task is None:
+                break
             try:
                 worker.conn.send(task.args)
             except OSError:  # died just now: the page goes back, the death is seen next
