@@ -78,6 +78,25 @@ def _strip_site_suffix(title: str | None, site_name: str | None) -> str | None:
     return title or None
 
 
+def _choose_title(declared: str | None, printed: str | None, site_name: str | None) -> str | None:
+    """Return the headline as printed on the page, else the declared title.
+
+    The ``<h1>`` is what readers see; declared titles are often rewritten for search engines
+    ("Best X of 2025 [Tried 11]"). A printed headline that is only the site's name, or that holds
+    the whole declared title and more (a date, "Posted by …"), yields to the declared one.
+    """
+    if not printed or len(printed) > 300:
+        return declared
+    if not declared:
+        return printed
+    low_printed, low_declared = printed.casefold(), declared.casefold()
+    if low_declared in low_printed and low_declared != low_printed:
+        return declared
+    if site_name and low_printed == site_name.casefold():
+        return declared
+    return printed
+
+
 _RIGHTS = re.compile(
     r"^(©|\(c\)|copyright\b|all rights reserved|جميع الحقوق محفوظة|حقوق النشر|tous droits réservés"
     r"|все права защищены)",
@@ -325,7 +344,9 @@ def _extract(
     if doc is None or not isinstance(doc, trafilatura.core.Document) or not doc.text:
         return None
     site_name = meta.site_name or doc.sitename
-    title = _strip_site_suffix(meta.title or doc.title, site_name)
+    title = _choose_title(
+        _strip_site_suffix(meta.title or doc.title, site_name), visible.headline, site_name
+    )
     lines = _body_lines(doc.text, title, visible.headline)
     if clean:
         lines = _with_lists(tree, _with_subheadings(tree, lines))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -95,8 +96,22 @@ def _names(value: Any) -> list[str]:
             return []  # the publisher as author names no person
         return _names(value.get("name"))
     if isinstance(value, str) and value.strip():
-        return [value.strip()]
+        return [_unescape(value.strip())]
     return []
+
+
+def _unescape(value: str) -> str:
+    """Undo entities escaped twice by a CMS ("&amp;#8211;" in markup reads "&#8211;")."""
+    return html.unescape(value) if "&" in value else value
+
+
+def _resolve(value: Any, by_id: dict[str, dict[str, Any]]) -> Any:
+    """Replace JSON-LD references ({"@id": "#/schema/person/1"}) by the nodes they name."""
+    if isinstance(value, list):
+        return [_resolve(v, by_id) for v in value]
+    if isinstance(value, dict) and "name" not in value and isinstance(value.get("@id"), str):
+        return by_id.get(value["@id"], value)
+    return value
 
 
 def _first_str(value: Any) -> str | None:
@@ -104,12 +119,120 @@ def _first_str(value: Any) -> str | None:
         value = value[0] if value else None
     if isinstance(value, dict):
         value = value.get("url") or value.get("@id") or value.get("name")
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return _unescape(value.strip()) if isinstance(value, str) and value.strip() else None
+
+
+# "Written by", "Reviewed by", "Author:" before a name, or "By" glued to it ("BySummer Swann")
+# where the byline's label and name are two elements with no space between them.
+_LONG_PREFIX = re.compile(
+    r"^\s*((written|posted|article|story|published|authored|reviewed|edited|words|column)\s+by"
+    r"|author|authors|writer|written by|contributor)\s*[:：\-–]?\s+",
+    re.IGNORECASE,
+)
+_GLUED_BY = re.compile(r"^(?:(?:Written|Posted|Article|Story) ?)?By(?=[A-Z][a-z])")
+# Parts of a byline that are not names: job titles, credentials, links and dates beside them.
+_ROLE_WORDS = frozenset(
+    [
+        "director",
+        "editor",
+        "editors",
+        "attorney",
+        "lawyer",
+        "journalist",
+        "consultant",
+        "writer",
+        "reporter",
+        "correspondent",
+        "columnist",
+        "contributor",
+        "manager",
+        "officer",
+        "president",
+        "founder",
+        "ceo",
+        "cto",
+        "analyst",
+        "specialist",
+        "certified",
+        "expert",
+        "advisor",
+        "adviser",
+        "strategist",
+        "producer",
+        "photographer",
+        "designer",
+        "engineer",
+        "professor",
+        "researcher",
+        "scientist",
+        "nurse",
+        "physician",
+        "coordinator",
+        "intern",
+        "assistant",
+        "associate",
+        "partner",
+        "owner",
+        "lead",
+        "head",
+        "chief",
+        "senior",
+        "sr.",
+        "jr.",
+        "staff",
+        "team",
+        "bio",
+        "biography",
+        "profile",
+        "cite",
+        "print",
+        "learn",
+        "insights",
+        "updated",
+        "published",
+        "follow",
+        "email",
+        "view",
+        "read",
+        "more",
+        "share",
+        "about",
+        "years",
+    ]
+)
+_MONTHS = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
+_CREDENTIALS = re.compile(r"^(?:[A-Z]{2,5}|[A-Z][a-z]?\.?[A-Z][a-z]?\.?|Ph\.?D\.?|M\.?D\.?)$")
+
+
+def _is_role(name: str) -> bool:
+    words = [w.strip(".,()®™'’").lower() for w in name.split()]
+    if "@" in name:
+        return True
+    if len(words) >= 2 and any(w in _ROLE_WORDS or f"{w}." in _ROLE_WORDS for w in words):
+        return True
+    return len(words) == 1 and (words[0] in _ROLE_WORDS or words[0] in _MONTHS)
 
 
 def clean_author(name: str) -> str | None:
     """Strip "By"/"بقلم" prefixes, a "City:" dateline and stray punctuation from a byline name."""
-    name = _AUTHOR_PREFIX.sub("", " ".join(name.split()))
+    name = " ".join(name.split()).replace("®", "").replace("™", "")
+    name = _GLUED_BY.sub("", _LONG_PREFIX.sub("", name))
+    name = _AUTHOR_PREFIX.sub("", name)
     if ":" in name.strip(" :"):
         name = name.rsplit(":", 1)[1]  # "دبي: محمد الكعبي": the dateline's city is no author
     elif name.strip().endswith(":"):
@@ -129,6 +252,8 @@ def split_authors(names: list[str]) -> list[str]:
                 and name not in out
                 and not name.startswith("http")
                 and not _NOT_A_PERSON.match(name)
+                and not _CREDENTIALS.match(name)
+                and not _is_role(name)
                 and not re.search(r"\d", name)
                 and len(name.split()) <= 6
             ):
@@ -157,7 +282,7 @@ def _meta(tree: Any) -> dict[str, list[str]]:
         key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
         content = el.get("content")
         if key and content and content.strip():
-            found.setdefault(key, []).append(content.strip())
+            found.setdefault(key, []).append(_unescape(content.strip()))
     return found
 
 
@@ -173,12 +298,15 @@ def read_page_meta(tree: Any) -> PageMeta:
     meta = PageMeta()
     tags = _meta(tree)
     article: dict[str, Any] = {}
+    by_id: dict[str, dict[str, Any]] = {}
     for script in tree.xpath('//script[contains(@type, "ld+json")]'):
         try:
             data = json.loads(script.text or "", strict=False)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         for node in _json_ld_nodes(data):
+            if isinstance(node.get("@id"), str) and len(node) > 1:
+                by_id.setdefault(node["@id"], node)
             types = _types(node)
             meta.types.extend(t for t in types if t not in meta.types)
             if not article and ARTICLE_TYPES.intersection(types):
@@ -197,7 +325,7 @@ def read_page_meta(tree: Any) -> PageMeta:
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
     meta.canonical_url = canonical[0].strip() if canonical else _tag(tags, "og:url")
 
-    authors = _names(article.get("author"))
+    authors = _names(_resolve(article.get("author"), by_id))
     if not authors:
         authors = tags.get("author", []) + tags.get("article:author", [])
         authors = [a for a in authors if not a.startswith("http")]
@@ -236,9 +364,10 @@ def read_page_meta(tree: Any) -> PageMeta:
     return meta
 
 
-# C0 controls but tab, newline and carriage return, DEL, lone surrogates (from a str built elsewhere)
-# and two non-characters: the HTML parser keeps them in text nodes, but lxml refuses to set such
-# text again (drop_tree moves a tail), and no reader wants them. A form feed is a space.
+# C0 controls but tab, newline and carriage return, DEL, lone surrogates (from a str built
+# elsewhere) and two non-characters: the HTML parser keeps them in text nodes, but lxml refuses
+# to set such text again (drop_tree moves a tail), and no reader wants them. A form feed is a
+# space.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _CLEAN_PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True)
 
@@ -294,6 +423,17 @@ def _headline(body: Any, title: str | None) -> Any:
             longest = el
     # Many sites wrap the logo in an <h1>: with no match, the longest <h1> is the headline.
     return best if best is not None else longest
+
+
+def _heading_text(el: Any) -> str:
+    """Return a heading's text with a space where a ``<br>`` breaks it ("2025 (US)<br>Your")."""
+    parts: list[str] = []
+    for event, node in etree.iterwalk(el, events=("start", "end")):
+        if event == "start":
+            parts.append(" " if node.tag == "br" else (node.text or ""))
+        elif node is not el:
+            parts.append(node.tail or "")
+    return " ".join("".join(parts).split())
 
 
 def _after_headline(tree: Any, title: str | None) -> tuple[Any, list[Any]]:
@@ -424,7 +564,7 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
         title = (tree.findtext(".//title") or "").strip() or None
     headline, following = _after_headline(tree, title)
     if headline is not None:
-        found.headline = " ".join(headline.text_content().split()) or None
+        found.headline = _unescape(_heading_text(headline)) or None
     for el in following:
         text = " ".join(el.text_content().split())
         if not text or len(text) > _SHORT:
@@ -450,4 +590,36 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
                 found.published = dates[0].iso
         if found.authors and found.published:
             break
+    if not found.authors and (body := tree.find("body")) is not None:
+        found.authors = _marked_authors(body)
     return found
+
+
+_AUTHOR_MARK = re.compile(r"author|byline", re.IGNORECASE)
+_NOT_BYLINE_MARK = re.compile(r"bio|desc|about|avatar|image|photo|comment|related", re.IGNORECASE)
+
+
+def _marked_authors(body: Any) -> list[str]:
+    """Return the names in the first element marked as an author's name anywhere on the page.
+
+    Templates print the byline far from the headline (above it, or in a box after the text).
+    """
+    for el in body.iter():
+        if not isinstance(el.tag, str):
+            continue
+        marks = " ".join((el.get("rel") or "", el.get("itemprop") or "", el.get("class") or ""))
+        if not marks.strip() or not _AUTHOR_MARK.search(marks) or _NOT_BYLINE_MARK.search(marks):
+            continue
+        if not _is_author_element(el):
+            continue
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > _SHORT:
+            continue
+        names = (
+            _byline_names(el, text)
+            if el.find(".//a") is not None
+            else split_authors([_without_roles(el)])
+        )
+        if names:
+            return names
+    return []

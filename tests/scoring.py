@@ -6,6 +6,7 @@ long articles do not weigh more, averaged over pages; F1 from the averaged preci
 
 from __future__ import annotations
 
+import html
 import re
 import statistics
 import unicodedata
@@ -127,3 +128,37 @@ def author_names(authors: str | list[str] | None) -> set[str]:
     """Return the normalized names in an author string (split on , ; & and "and") or list."""
     parts = [authors] if isinstance(authors, str) else list(authors or [])
     return {norm(n) for part in parts for n in _NAME_SEPARATORS.split(part or "") if norm(n)}
+
+
+def _name_key(text: str) -> str:
+    return " ".join(re.sub(r"[.,'’]", " ", norm(fold(html.unescape(text or "")))).split())
+
+
+def same_title(gold: str, got: str | None) -> bool:
+    """Titles match after normalization, entities decoded, quotes and dashes folded."""
+    return _name_key(gold) == _name_key(got or "")
+
+
+def author_right(gold: str, got: list[str] | str | None) -> bool:
+    """Tell whether extracted authors match a gold author string.
+
+    Gold strings carry credentials and job titles after commas ("Jane Roe, Ph.D.", "John Doe,
+    CEO of X"), so splitting them into a set of names is unfair to every extractor. Instead: at
+    least one name was found, every name found occurs in the gold string (no extra people, no
+    junk such as "Full Bio"), and the gold's first name is one of them (given more fully or with
+    a title either side: "Dr. Jane Roe" and "Jane Roe" match).
+    """
+    names = [got] if isinstance(got, str) else list(got or [])
+    keys = [_name_key(n) for n in names if _name_key(n)]
+    whole = _name_key(gold)
+    if not keys or not whole:
+        return False
+    first = _name_key(_NAME_SEPARATORS.split(html.unescape(gold), maxsplit=1)[0])
+    padded = f" {whole} "
+    return all(f" {k} " in padded for k in keys) and any(_same_person(k, first) for k in keys)
+
+
+def _same_person(a: str, b: str) -> bool:
+    """One name holds the other as whole words, and the shorter has a first and a last name."""
+    short, long_ = sorted((a, b), key=len)
+    return a == b or (len(short.split()) >= 2 and f" {short} " in f" {long_} ")

@@ -59,3 +59,24 @@ def test_found_folded_matches_typographic_quotes_and_dashes() -> None:
     snippet = 'they\'re largely positive-and "good" for you.'
     assert found(text, [snippet]) == []
     assert found(text, [snippet], folded=True) == [snippet]
+
+
+def test_author_right_allows_credentials_but_not_extra_people() -> None:
+    from tests.scoring import author_right
+
+    assert author_right("Genevieve Carlton, Ph.D.", ["Genevieve Carlton"])
+    assert author_right("Dr. Andrew Huberman", ["Andrew Huberman"])
+    assert author_right("Justin C. Meserole", ["Justin C Meserole"])
+    assert author_right("Manoj Jain and Jagpreet Chhatwal", ["Manoj Jain", "Jagpreet Chhatwal"])
+    assert not author_right("Scott Levine", ["Scott Levine", "Frank Bass"])
+    assert not author_right("Melanie Hanson", ["Cite this Webpage"])
+    assert not author_right("Melanie Hanson", [])
+    assert not author_right("Aniruddha Roy", ["Roy"])  # the first gold name, not a part of it
+
+
+def test_same_title_decodes_entities_and_folds_quotes() -> None:
+    from tests.scoring import same_title
+
+    assert same_title("FDA's Concerns", "FDA’s Concerns")
+    assert same_title("M&A Roundup", "M&amp;A Roundup")
+    assert not same_title("8 Recent Trends", "Recent Trends")
