@@ -12,7 +12,6 @@ from typing import Any
 
 import ftfy
 import trafilatura
-from htmldate import find_date
 from trafilatura.settings import Extractor, set_date_params
 
 from pipelines import __version__
@@ -155,6 +154,8 @@ def _is_chrome_line(line: str) -> bool:
         return True
     if len(line) < 250 and _PROMO.match(line):
         return True
+    if len(line) < 140 and (_CALL_TO_ACTION.match(line) or _PAGE_CHROME.fullmatch(low)):
+        return True
     if low.split(" ", 1)[0].strip("·|-") in _AD_LABELS and len(low.split()) <= 5:
         return True  # "Advertisement · scroll to continue"
     if re.fullmatch(r"\d{1,3}\s*/\s*\d{1,3}", low):
@@ -167,6 +168,35 @@ _PROMO = re.compile(
     r"|follow (us|[\w ]{1,30}) on (facebook|twitter|x\b|instagram)"
     r"|(sign up|subscribe)\b.{0,60}\bnewsletter\b|تابعونا على|اشترك في النشرة|اشترك في نشرتنا)",
     re.IGNORECASE,
+)
+# Calls to action and navigation that templates print inside the article container, in the
+# words such lines use everywhere: short lines only, so a sentence of the story that merely
+# starts with such a word ("Subscribers to the service said ...") is longer and stays.
+_CALL_TO_ACTION = re.compile(
+    r"^(sign[ -]?up\b|subscribe\b|subscribe now|join (us|our|now|today|the conversation)\b"
+    r"|join \w+ for free|follow us\b|follow (me|him|her|them) on\b|share (this|on|via)\b"
+    r"|pin (it|this|for later)\b|download (our|the) app|get (the|our) app|donate\b"
+    r"|support (us|our (work|journalism)|my work)\b|leave a (comment|reply)\b"
+    r"|want more( like this| of this)?\b.*\?|like this (article|post|story)\?"
+    r"|(if you|when you) (buy|click|purchase) (through|via|from) (our |the )?(affiliate )?links?\b"
+    r"|(this (post|article|page) (may )?contains?|we may earn) (affiliate|a commission)"
+    r"|products are chosen independently|disclosure:|advertiser disclosure"
+    r"|back to (blog|top|home|articles|news|all)\b|(next|previous|prev) (article|post|story)\b"
+    r"|(browse |see |view )?(related|similar|recommended) (articles|posts|stories|reads)\b"
+    r"|(you (may|might) (also )?like|more (from|stories from|like this))\b"
+    r"|posted (by|in|on) .{0,60}\b(at|on|in)\b|filed under\b|tagged( with)?:"
+    r"|abonnez-vous|inscrivez-vous|partager (sur|cet)|suivez-nous|newsletter abonnieren"
+    r"|jetzt abonnieren|folgen sie uns|suscr[ií]bete|s[ií]guenos|comparte (esto|en)"
+    r"|подпишитесь|поделиться|اشترك (الآن|في|ب)|شارك (المقال|الخبر|على)|تابعونا)",
+    re.IGNORECASE,
+)
+# Whole lines that are a control or a section label of the page, not of the article.
+_PAGE_CHROME = re.compile(
+    r"(share|share this( (article|post|story))?|tweet|print|email|e-mail|comments?|\d+ comments?"
+    r"|tags?|topics?|categories|newsletters?|subscribe|sign up|log ?in|advertisement"
+    r"|privacy policy|terms of (use|service)|cookie (policy|settings)|\d+ min(ute)?s? read"
+    r"|reading time:? \d+ min(ute)?s?|read (the )?(full|next) (story|article)|read more"
+    r"|blog index|all posts|posts|projects|about( us)?|contact( us)?|home)[.:!]?"
 )
 _BIO = re.compile(
     r"^[\w.'’-]+( [\w.'’-]+){0,3} is (a|an|the) [\w ,-]{0,50}\b(writer|reporter|correspondent|"
@@ -336,9 +366,9 @@ def _extract(
     opts = copy.copy(options or extractor_options())
     opts.url = url
     opts.source = url
-    # Per call: the latest acceptable date is today, not the day the worker started. The
-    # extensive search (dateparser over all text, most of the CPU of an extraction) is left
-    # for the last resort below, when nothing else dated the page.
+    # Per call: the latest acceptable date is today, not the day the worker started. No
+    # extensive search: dateparser over all text costs most of an extraction's CPU and, on
+    # pages that declare and print no date, finds some date in the text, not the publication's.
     opts.date_params = set_date_params(extensive=False)
     doc = trafilatura.bare_extraction(tree, options=opts)
     if doc is None or not isinstance(doc, trafilatura.core.Document) or not doc.text:
@@ -360,16 +390,12 @@ def _extract(
         published, date_source = visible.published, "visible-text"
     if not published and doc.date:
         published, date_source = iso_date(doc.date), "htmldate"
-    if not published:
-        found = find_date(tree, **set_date_params(extensive=True))
-        if found:
-            published, date_source = iso_date(found), "htmldate-extensive"
     record = {
         "canonical_url": meta.canonical_url or None,
         "title": title,
         "authors": authors,
         "published": published,
-        "modified": meta.modified,
+        "modified": meta.modified or visible.modified,
         "language": meta.language or _guess_language(article_text),
         "site_name": site_name,
         "description": meta.description or doc.description,

@@ -399,6 +399,7 @@ class VisibleMeta:
 
     authors: list[str] = field(default_factory=list)
     published: str | None = None
+    modified: str | None = None  # an "Updated …" date printed there
     headline: str | None = None
 
 
@@ -584,10 +585,14 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
                 if el.find(".//a") is not None
                 else split_authors([_without_roles(el)])
             )
-        if found.published is None:
-            dates = [d for d in find_dates(text) if not d.updated]
-            if dates:
-                found.published = dates[0].iso
+        if found.published is None or found.modified is None:
+            dates = find_dates(text)
+            first = [d for d in dates if not d.updated]
+            if first and found.published is None:
+                found.published = first[0].iso
+            updated = [d for d in dates if d.updated]
+            if updated and found.modified is None:
+                found.modified = updated[0].iso
         if found.authors and found.published:
             break
     if not found.authors and (body := tree.find("body")) is not None:
