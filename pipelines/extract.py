@@ -371,7 +371,12 @@ def _extract(
     # pages that declare and print no date, finds some date in the text, not the publication's.
     opts.date_params = set_date_params(extensive=False)
     doc = trafilatura.bare_extraction(tree, options=opts)
-    if doc is None or not isinstance(doc, trafilatura.core.Document) or not doc.text:
+    if not isinstance(doc, trafilatura.core.Document) or not doc.text:
+        # Nothing passed trafilatura's thresholds: before calling the page empty, ask it again
+        # favouring recall (a page of short paragraphs, or list items around a long story).
+        opts.focus = "recall"
+        doc = trafilatura.bare_extraction(tree, options=opts)
+    if not isinstance(doc, trafilatura.core.Document) or not doc.text:
         return None
     site_name = meta.site_name or doc.sitename
     title = _choose_title(
