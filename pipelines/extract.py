@@ -185,6 +185,9 @@ _CALL_TO_ACTION = re.compile(
     r"|(browse |see |view )?(related|similar|recommended) (articles|posts|stories|reads)\b"
     r"|(you (may|might) (also )?like|more (from|stories from|like this))\b"
     r"|posted (by|in|on) .{0,60}\b(at|on|in)\b|filed under\b|tagged( with)?:"
+    r"|(written|reviewed|fact[- ]checked|edited) by [\w.'’ -]{2,40}$"
+    r"|((featured?|top|header|lead|cover) )?(image|photo|picture|photograph)s?( credits?)?:?"
+    r" (by|via|courtesy of|credit)\b|all other images\b"
     r"|abonnez-vous|inscrivez-vous|partager (sur|cet)|suivez-nous|newsletter abonnieren"
     r"|jetzt abonnieren|folgen sie uns|suscr[ií]bete|s[ií]guenos|comparte (esto|en)"
     r"|подпишитесь|поделиться|اشترك (الآن|في|ب)|شارك (المقال|الخبر|على)|تابعونا)",

@@ -290,3 +290,34 @@ def test_fuzzed_fixture_pages_never_raise(seed: int) -> None:
         body = _mutate(original, rng)
         record = extract_article(body, URL, content_type=rng.choice(types))
         assert record is None or isinstance(record["text"], str)
+
+
+# --- Calls to action and page chrome inside the article -------------------------------------
+
+
+def test_calls_to_action_and_controls_are_not_article_text() -> None:
+    chrome = [
+        "Sign up for our weekly newsletter",
+        "Subscribe now",
+        "Share this article",
+        "Follow us on Instagram",
+        "Back to blog",
+        "Next article: Council delays the vote",
+        "5 min read",
+        "Written by Jane Roe",
+        "Photo by John Doe via Example Images",
+        "Abonnez-vous à notre lettre",
+        "اشترك الآن في النشرة البريدية",
+    ]
+    keep = (
+        "Subscribers to the city's flood alert service said the warnings came too late for "
+        "most households on the lower terraces, according to the council's own review."
+    )
+    extra = "".join(f"<p>{line}</p>" for line in chrome) + f"<p>{keep}</p>"
+    record = extract_article(page(extra=extra), URL)
+    assert record is not None
+    lines = record["text"].split("\n")
+    assert keep in lines
+    assert all(para in lines for para in PARAS)
+    for line in chrome:
+        assert line not in lines
