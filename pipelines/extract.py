@@ -173,14 +173,14 @@ _PROMO = re.compile(
 # words such lines use everywhere: short lines only, so a sentence of the story that merely
 # starts with such a word ("Subscribers to the service said ...") is longer and stays.
 _CALL_TO_ACTION = re.compile(
-    r"^(sign[ -]?up\b|subscribe\b|subscribe now|join (us|our|now|today|the conversation)\b"
-    r"|join \w+ for free|follow us\b|follow (me|him|her|them) on\b|share (this|on|via)\b"
+    r"^(sign[ -]?up\b|subscribe\b|subscribe now|join \w+ for free|follow us\b"
+    r"|follow (me|him|her|them) on\b|share (this|on|via)\b"
     r"|pin (it|this|for later)\b|download (our|the) app|get (the|our) app|donate\b"
     r"|support (us|our (work|journalism)|my work)\b|leave a (comment|reply)\b"
     r"|want more( like this| of this)?\b.*\?|like this (article|post|story)\?"
     r"|(if you|when you) (buy|click|purchase) (through|via|from) (our |the )?(affiliate )?links?\b"
     r"|(this (post|article|page) (may )?contains?|we may earn) (affiliate|a commission)"
-    r"|products are chosen independently|disclosure:|advertiser disclosure"
+    r"|products are chosen independently|advertiser disclosure"
     r"|back to (blog|top|home|articles|news|all)\b|(next|previous|prev) (article|post|story)\b"
     r"|(browse |see |view )?(related|similar|recommended) (articles|posts|stories|reads)\b"
     r"|(you (may|might) (also )?like|more (from|stories from|like this))\b"
@@ -250,7 +250,12 @@ def _with_subheadings(tree: Any, lines: list[str]) -> list[str]:
         ):
             continue
         follower = heading.getnext()
-        if follower is None or follower.tag != "p":
+        if follower is not None and follower.tag in ("div", "section"):
+            # A wrapper right after the heading: its first paragraph follows the heading.
+            follower = next(follower.iter("p"), None)
+        elif follower is not None and follower.tag != "p":
+            continue
+        if follower is None:
             continue
         nxt = " ".join(follower.text_content().split()).casefold()
         if nxt in index and index[nxt] not in inserts:

@@ -113,12 +113,19 @@ def fold(text: str) -> str:
 def found(text: str, snippets: list[str], *, folded: bool = False) -> list[str]:
     """Return the non-empty ``snippets`` found in ``text`` (normalized, case-insensitive).
 
-    With ``folded``, typographic quotes and dashes match their ASCII forms on both sides.
+    With ``folded``, typographic quotes and dashes match their ASCII forms on both sides, and
+    Markdown list markers at line starts are ignored.
     """
     if not folded:
         return leaks(text, snippets)
-    body = norm(fold(text))
-    return [s for s in snippets if norm(fold(s)) and norm(fold(s)) in body]
+    body = norm(_unlisted(fold(text)))
+    keys = [(s, norm(_unlisted(fold(s)))) for s in snippets]
+    return [s for s, key in keys if key and key in body]
+
+
+def _unlisted(text: str) -> str:
+    """Drop Markdown list markers at line starts ("- item"): gold snippets keep them."""
+    return re.sub(r"(?m)^[ \t]*[-*•][ \t]+", "", text)
 
 
 _NAME_SEPARATORS = re.compile(r"\s*(?:[,;&]|\band\b)\s*", re.IGNORECASE)

@@ -80,3 +80,11 @@ def test_same_title_decodes_entities_and_folds_quotes() -> None:
     assert same_title("FDA's Concerns", "FDA’s Concerns")
     assert same_title("M&A Roundup", "M&amp;A Roundup")
     assert not same_title("8 Recent Trends", "Recent Trends")
+
+
+def test_folded_snippets_ignore_list_markers() -> None:
+    from tests.scoring import found
+
+    text = "Apps we like:\nHeadspace\nCalm"
+    assert found(text, ["- Headspace\n- Calm"], folded=True) == ["- Headspace\n- Calm"]
+    assert found(text, ["- Headspace\n- Insight Timer"], folded=True) == []
