@@ -142,8 +142,11 @@ def _name_key(text: str) -> str:
 
 
 def same_title(gold: str, got: str | None) -> bool:
-    """Titles match after normalization, entities decoded, quotes and dashes folded."""
-    return _name_key(gold) == _name_key(got or "")
+    """Titles match after normalization, entities decoded, quotes and dashes folded.
+
+    A closing "?" or "!" does not count: gold titles drop it as often as pages print it.
+    """
+    return _name_key(gold).rstrip("?!") == _name_key(got or "").rstrip("?!")
 
 
 def author_right(gold: str, got: list[str] | str | None) -> bool:
