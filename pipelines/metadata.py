@@ -187,6 +187,13 @@ _ROLE_WORDS = frozenset(
         "cite",
         "print",
         "learn",
+        "editorial",
+        "policies",
+        "policy",
+        "process",
+        "university",
+        "co-founder",
+        "written",
         "insights",
         "updated",
         "published",
@@ -245,7 +252,7 @@ def split_authors(names: list[str]) -> list[str]:
     """Split joined bylines ("A and B", "A، B"), drop non-persons, deduplicate, keep order."""
     out: list[str] = []
     for raw in names:
-        for part in re.split(r"\s*(?:;|،|,|\band\b|\bet\b|\bи\b|\s&\s|\sو\s?(?=\S))\s*", raw):
+        for part in re.split(r"\s*(?:;|،|,|\||\band\b|\bet\b|\bи\b|\s&\s|\sو\s?(?=\S))\s*", raw):
             name = clean_author(part)
             if (
                 name
@@ -254,6 +261,8 @@ def split_authors(names: list[str]) -> list[str]:
                 and not _NOT_A_PERSON.match(name)
                 and not _CREDENTIALS.match(name)
                 and not _is_role(name)
+                # A name has a capital letter, in scripts that have them ("on" is no name).
+                and (name != name.lower() or not re.search("[a-z]", name))
                 and not re.search(r"\d", name)
                 and len(name.split()) <= 6
             ):
@@ -329,6 +338,13 @@ def read_page_meta(tree: Any) -> PageMeta:
     if not authors:
         authors = tags.get("author", []) + tags.get("article:author", [])
         authors = [a for a in authors if not a.startswith("http")]
+    if not authors:
+        # Twitter cards label their extra fields: twitter:label1 "Written by", twitter:data1.
+        for n in range(1, 5):
+            label = (_tag(tags, f"twitter:label{n}") or "").casefold()
+            if label in ("written by", "author", "by") and _tag(tags, f"twitter:data{n}"):
+                authors = [_tag(tags, f"twitter:data{n}") or ""]
+                break
     meta.authors = split_authors(authors)
 
     for value, source in (
@@ -500,13 +516,18 @@ def _byline_names(el: Any, text: str) -> list[str]:
 def _is_author_element(el: Any) -> bool:
     """Tell whether an element is marked as the author's name and holds only a name."""
     marks = " ".join((el.get("rel") or "", el.get("itemprop") or "", el.get("class") or "")).lower()
-    if not re.search(r"\bauthor\b|author-name|author__name|byline", marks):
+    if not re.search(r"\bauthor\b|author[-_]*name|byline|\bvcard\b", marks):
         return False
-    if el.find(".//a") is not None:
-        # A byline with links names its authors in the links to author pages.
+    links = list(el.iter("a"))
+    if links:
+        # A byline with links names its authors in the links to author pages, or in its one link.
         return any(
             "author" in (a.get("rel") or "") or _AUTHOR_HREF.search(a.get("href") or "")
-            for a in el.iter("a")
+            for a in links
+        ) or (
+            len(links) == 1
+            and _name_like(" ".join(links[0].text_content().split()))
+            and not _elsewhere(el)
         )
     return 0 < len(el.text_content().split()) <= 5
 
@@ -604,18 +625,64 @@ _AUTHOR_MARK = re.compile(r"author|byline", re.IGNORECASE)
 _NOT_BYLINE_MARK = re.compile(r"bio|desc|about|avatar|image|photo|comment|related", re.IGNORECASE)
 
 
+_ELSEWHERE = re.compile(
+    r"comment|related|recommend|sidebar|widget|footer|popular|trending|more-|-more|newsletter"
+    r"|\bnav|menu|respon|reply|discuss",
+    re.IGNORECASE,
+)
+
+
+def _elsewhere(el: Any) -> bool:
+    """Tell whether an element sits in comments, a sidebar, a footer or a box of other posts."""
+    for depth, anc in enumerate(el.iterancestors()):
+        if depth > 12 or anc.tag in ("body", "article", "main"):
+            return anc.tag == "footer"
+        if anc.tag in ("footer", "nav", "aside") or _ELSEWHERE.search(
+            (anc.get("class") or "") + " " + (anc.get("id") or "")
+        ):
+            return True
+    return False
+
+
+def _name_like(text: str) -> bool:
+    words = text.split()
+    return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words if w[:1].isalpha())
+
+
 def _marked_authors(body: Any) -> list[str]:
     """Return the names in the first element marked as an author's name anywhere on the page.
 
-    Templates print the byline far from the headline (above it, or in a box after the text).
+    Templates print the byline far from the headline (above it, or in a box after the text):
+    an element whose class or ``rel``/``itemprop`` says author, a link to an author page, or
+    the portrait of an author box (its ``alt`` text).
     """
     for el in body.iter():
         if not isinstance(el.tag, str):
             continue
+        if el.tag == "a" and _AUTHOR_HREF.search(el.get("href") or ""):
+            name = clean_author(" ".join(el.text_content().split()))
+            if name and _name_like(name) and split_authors([name]) and not _elsewhere(el):
+                return split_authors([name])
+        if el.tag == "img" and el.get("alt"):
+            parent = el.getparent()
+            box = " ".join(
+                (a.get("class") or "")
+                for a in (parent, parent.getparent() if parent is not None else None)
+                if a is not None
+            )
+            alt = clean_author(el.get("alt") or "")
+            if (
+                _AUTHOR_MARK.search(box)
+                and alt
+                and _name_like(alt)
+                and split_authors([alt])
+                and not _elsewhere(el)
+            ):
+                return split_authors([alt])
         marks = " ".join((el.get("rel") or "", el.get("itemprop") or "", el.get("class") or ""))
         if not marks.strip() or not _AUTHOR_MARK.search(marks) or _NOT_BYLINE_MARK.search(marks):
             continue
-        if not _is_author_element(el):
+        if not _is_author_element(el) or _elsewhere(el):
             continue
         text = " ".join(el.text_content().split())
         if not text or len(text) > _SHORT:

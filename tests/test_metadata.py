@@ -107,3 +107,24 @@ def test_logo_h1_is_not_taken_for_the_headline() -> None:
     )
     found = read_visible_meta(tree)
     assert found.published == "2026-11-27" and found.authors == ["Jane Roe"]
+
+
+def test_authors_from_far_bylines_but_not_from_comments() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    body = (
+        "<h1>Headline of the story</h1><p>" + "Text of the story. " * 30 + "</p>"
+        "<div class='comments'><span class='comment-author vcard'><a href='/x'>Carl Critic</a>"
+        "</span></div><div class='post-meta'><a href='/author/jane-roe/'>Written by Jane Roe</a>"
+        "</div>"
+    )
+    tree = parse_html(
+        f"<html><head><title>Headline of the story</title></head><body>{body}</body></html>"
+    )
+    assert read_visible_meta(tree, "Headline of the story").authors == ["Jane Roe"]
+    card = parse_html(
+        '<html><head><meta name="twitter:label1" content="Written by">'
+        '<meta name="twitter:data1" content="Nora Lind"></head><body></body></html>'
+    )
+    assert read_page_meta(card).authors == ["Nora Lind"]
+    assert split_authors(["Jane Roe, Sr. Director of Operations", "Ph.D.", "on"]) == ["Jane Roe"]
