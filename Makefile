@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TOOLS ?= .venv-pywb
 TOOLS_STAMP := $(TOOLS)/.installed-pywb-2.10-wacz-0.6
 
-.PHONY: install tools demo test lint typecheck pytest bench bench-extraction clean
+.PHONY: install tools redis demo test lint typecheck pytest bench bench-extraction clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ $(TOOLS_STAMP):
 
 install: $(STAMP)
 
+# The distributed tests start a real Redis server (Debian's package) on loopback themselves.
+redis:
+	command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
 tools: $(TOOLS_STAMP)
 
 demo: install
@@ -38,7 +42,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install tools
+pytest: install tools redis
 	NEWSWARC_TOOLS=$(abspath $(TOOLS))/bin $(PY) -m pytest -q
 
 test: lint typecheck pytest
