@@ -26,6 +26,25 @@ def s3(s3_server: SeaweedS3) -> SeaweedS3:
 
 
 @pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real Redis server (Debian's redis-server, AOF on) on 127.0.0.1 for the session."""
+    from tests.redisserver import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_db(redis_server: Any) -> Any:
+    """The Redis server, started again if a test stopped it, and emptied."""
+    if redis_server.proc is None:
+        redis_server.start()
+    redis_server.flush()
+    return redis_server
+
+
+@pytest.fixture(scope="session")
 def news_site() -> Iterator[Any]:
     from tests.site import NewsSite
 
