@@ -26,7 +26,7 @@ from crawler.problems import problem_report
 from crawler.redaction import REDACTED_HEADERS, collect, install_log_redaction, without_userinfo
 from pipelines import __version__
 from pipelines.spool import ClosedFile, SpoolFile, recover
-from pipelines.state import CrawlState, StateError
+from pipelines.state import StateError, StateStore, open_state
 from pipelines.storage import (
     FileStorage,
     S3Options,
@@ -173,7 +173,7 @@ class ArchiveExtension:
         storage: Storage,
         spool: Path,
         *,
-        state: CrawlState,
+        state: StateStore,
         crawl_id: str,
         upload_timeout: float,
         backoff: tuple[float, float],
@@ -207,6 +207,10 @@ class ArchiveExtension:
         self._roll_check_interval = roll_check_interval
         self.min_free = min_free
         self._tickers: list[Callable[[], object]] = [self.warc.roll_if_stale]
+        #: Extra manifest fields (quality monitors): each returns a dict merged into the manifest.
+        self.manifest_parts: list[Callable[[], dict[str, Any]]] = []
+        #: Called with the stored manifest (metrics: the textfile written at the end of a run).
+        self.after_manifest: list[Callable[[dict[str, Any]], object]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveExtension:
@@ -245,7 +249,12 @@ class ArchiveExtension:
             crawl_id = settings.get("NEWSWARC_CRAWL_ID") or new_crawl_id()
             state_path = Path(settings.get("NEWSWARC_STATE_PATH") or spool / ".crawlstate.sqlite")
             try:
-                state = CrawlState(state_path.expanduser())
+                # SQLite in the spool (one process), or Redis shared by workers (distributed).
+                state = open_state(
+                    str(settings.get("NEWSWARC_STATE_BACKEND") or "sqlite"),
+                    state_path.expanduser(),
+                    settings.get("NEWSWARC_REDIS_URL") or None,
+                )
             except (sqlite3.Error, StateError) as exc:
                 raise StorageError(f"crawl state {state_path} is unusable: {exc}") from exc
             if settings.get("NEWSWARC_CRAWL_ID") and offline:
@@ -377,6 +386,12 @@ class ArchiveExtension:
         self.state.close()
         await maybe_deferred_to_future(threads.deferToThread(self._store_manifest, manifest))
         logger.info("%s", format_summary(manifest))
+        for func in self.after_manifest:
+            try:
+                func(manifest)
+            except Exception:  # the archive is complete: a report failing must not hide that
+                name = getattr(func, "__name__", "")
+                logger.exception("newswarc: %s failed after the manifest", name)
 
     def _store_manifest(self, manifest: dict[str, Any]) -> None:
         key = f"crawls/{self.crawl_id}.json"
@@ -438,7 +453,16 @@ class ArchiveExtension:
             "recovered_files": self.recovered,
             "pending_uploads": pending,
             "files": files,
-        }
+        } | self._manifest_parts()
+
+    def _manifest_parts(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for part in self.manifest_parts:
+            try:
+                out.update(part())
+            except Exception:  # a monitor failing must not cost the crawl its manifest
+                logger.exception("newswarc: manifest part %s failed", getattr(part, "__name__", ""))
+        return out
 
 
 def _site_of(spider: Any) -> dict[str, Any] | None:

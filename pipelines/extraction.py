@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.extensions import ArchiveExtension
 from crawler.items import ArticlePage
+from crawler.metrics import page_extracted
 from pipelines.workerpool import (
     Outcome,
     WorkerPool,
@@ -22,6 +24,7 @@ from pipelines.workerpool import (
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.signalmanager import SignalManager
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
@@ -56,8 +59,10 @@ class ExtractionPipeline:
         stall_timeout: float = 120.0,
         work: WorkFunction = extract_page,
         warm_up: Callable[[], None] | None = warm_up_extractor,
+        signals: SignalManager | None = None,
     ) -> None:
         self.stats = stats
+        self.signals = signals  # page_extracted, for the metrics' extraction times
         self.crawl_id = crawl_id
         self.workers = workers
         self.min_chars = min_chars
@@ -81,6 +86,7 @@ class ExtractionPipeline:
             min_chars=settings.getint("NEWSWARC_MIN_TEXT_CHARS", 400),
             max_tasks_per_child=settings.getint("NEWSWARC_EXTRACT_MAX_TASKS_PER_CHILD", 2000),
             stall_timeout=settings.getfloat("NEWSWARC_EXTRACT_STALL_TIMEOUT", 120.0),
+            signals=crawler.signals,
         )
 
     def _new_pool(self) -> WorkerPool:
@@ -118,7 +124,12 @@ class ExtractionPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticlePage):
             return item
+        started = time.monotonic()
         status, result = await self._run(item)
+        if self.signals is not None:
+            self.signals.send_catch_log(
+                page_extracted, seconds=time.monotonic() - started, status=status
+            )
         if status == "error":
             reason, message = result
             self.stats.inc_value(f"newswarc/errors/extract_failed/{reason}")

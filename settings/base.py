@@ -59,6 +59,10 @@ EXTENSIONS = {
     "crawler.extensions.ArchiveExtension": 100,  # Scrapy default: {}
     # Hostile and broken responses by reason: logged, counted, first URLs in the manifest.
     "crawler.problems.ProblemLog": 110,
+    # Extraction quality per run and site, judged against the site's history (Spidermon suite).
+    "crawler.monitors.QualityExtension": 120,
+    # Prometheus endpoint and textfile; off unless NEWSWARC_METRICS_PORT or _TEXTFILE_DIR is set.
+    "crawler.metrics.CrawlMetrics": 130,
 }
 DOWNLOADER_MIDDLEWARES = {
     # After OffsiteMiddleware (50), before RobotsTxtMiddleware (100): a refused host gets no
@@ -85,7 +89,15 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 300,  # Scrapy default: {}
     "pipelines.articles.ArticleBatchPipeline": 800,
+    # After the record is complete (version, previous): counts schema errors, drops nothing.
+    "spidermon.contrib.scrapy.pipelines.ItemValidationPipeline": 810,
 }
+# Spidermon: only its item validation and our suite (crawler/monitors.py), not its extension.
+SPIDERMON_ENABLED = True  # Spidermon default: False (its pipeline passes items through)
+SPIDERMON_VALIDATION_SCHEMAS = [
+    os.path.join(os.path.dirname(os.path.dirname(__file__)), "pipelines/schema/article.schema.json")
+]
+SPIDERMON_MAX_ITEM_VALIDATION_ERRORS = 0  # Spidermon default: none (its monitor refuses to run)
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"  # Scrapy default: same
 LOG_LEVEL = "INFO"  # Scrapy default: "DEBUG"
 # Scrapy default: "scrapy.logformatter.LogFormatter", which prints whole items, bodies included.
@@ -134,6 +146,15 @@ NEWSWARC_PROBLEM_URLS = 100  # URLs named per problem reason in the manifest (co
 # "10.0.0.0/8" for an intranet); every other non-public address is refused. See README.
 NEWSWARC_ALLOWED_NETWORKS: list[str] = []
 NEWSWARC_RECRAWL_HOURS = 0.0  # crawls without a site config: refetch known articles this young
+# Metrics (README "Operating many sites"): an HTTP endpoint (0: off) and/or a textfile folder.
+NEWSWARC_METRICS_PORT = 0
+NEWSWARC_METRICS_ADDR = "127.0.0.1"  # what the endpoint binds to; "0.0.0.0" exposes it
+NEWSWARC_METRICS_TEXTFILE_DIR = os.environ.get("NEWSWARC_METRICS_TEXTFILE_DIR") or None
+NEWSWARC_METRICS_WINDOW = 1000  # pages the extraction-time quantiles are taken over
+# Quality monitors: thresholds override pipelines.quality.Thresholds ({"words_drop_warning": 0.5}).
+NEWSWARC_QUALITY_ENABLED = True
+NEWSWARC_QUALITY_THRESHOLDS: dict[str, float] = {}
+NEWSWARC_ALERTS_FILE = os.environ.get("NEWSWARC_ALERTS_FILE") or None  # set by `newswarc schedule`
 
 # Scrapy's own AWS settings feed the S3 storage when set; otherwise boto3's standard chain
 # (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ~/.aws/...) applies.
