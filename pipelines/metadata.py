@@ -302,6 +302,39 @@ def _tag(tags: dict[str, list[str]], *names: str) -> str | None:
     return None
 
 
+# Publication-date <meta> names beside Open Graph's, in the order they are trusted.
+_DATE_META = (
+    "article:published",
+    "article.published",
+    "published",
+    "published_time",
+    "publish-date",
+    "publish_date",
+    "publishdate",
+    "publication_date",
+    "date.published",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date",
+    "dcterms.date",
+    "date",
+    "parsely-pub-date",
+    "sailthru.date",
+    "citation_publication_date",
+    "citation_date",
+)
+
+
+def _reader_date(value: str | None) -> str | None:
+    """Return the one date written for readers in a short value ("July 17, 2025"), else None."""
+    from pipelines.dates import find_dates
+
+    if not value or len(value) > 60:
+        return None
+    dates = find_dates(value)
+    return dates[0].iso if len(dates) == 1 else None
+
+
 def read_page_meta(tree: Any) -> PageMeta:
     """Collect the metadata a page declares from its parsed lxml tree."""
     meta = PageMeta()
@@ -357,6 +390,14 @@ def read_page_meta(tree: Any) -> PageMeta:
         if date:
             meta.published, meta.published_source = date, source
             break
+    if meta.published is None:
+        # Other names CMSs give a publication date, often written for readers ("July 17, 2025").
+        for name in _DATE_META:
+            value = _tag(tags, name)
+            date = iso_date(value) or _reader_date(value)
+            if date:
+                meta.published, meta.published_source = date, "meta"
+                break
     meta.modified = iso_date(
         _first_str(article.get("dateModified"))
         or _tag(tags, "article:modified_time", "og:updated_time")
@@ -439,7 +480,21 @@ def _headline(body: Any, title: str | None) -> Any:
         if el.tag == "h1" and (longest is None or len(text) > len(longest.text_content())):
             longest = el
     # Many sites wrap the logo in an <h1>: with no match, the longest <h1> is the headline.
-    return best if best is not None else longest
+    if best is not None or longest is not None:
+        return best if best is not None else longest
+    # No heading at all (page builders style a <p> or <div>): the element that prints the
+    # declared title by itself is the headline.
+    if key:
+        for el in body.iter():
+            if (
+                el.text
+                and len(el) == 0
+                and isinstance(el.tag, str)
+                and el.tag not in ("title", "script", "style")
+                and " ".join(el.text.split()).casefold() == key
+            ):
+                return el
+    return None
 
 
 def _heading_text(el: Any) -> str:
@@ -453,7 +508,14 @@ def _heading_text(el: Any) -> str:
     return " ".join("".join(parts).split())
 
 
-def _after_headline(tree: Any, title: str | None) -> tuple[Any, list[Any]]:
+def _after_headline(
+    tree: Any, title: str | None, *, past_standfirst: bool = False
+) -> tuple[Any, list[Any]]:
+    """Return the headline element and the elements printed after it, before the article text.
+
+    With ``past_standfirst``, the window goes on past one long paragraph (a standfirst or first
+    paragraph): dates are printed there too, bylines rarely.
+    """
     body = tree.find("body")
     h1 = _headline(body, title) if body is not None else None
     if h1 is None:
@@ -461,12 +523,15 @@ def _after_headline(tree: Any, title: str | None) -> tuple[Any, list[Any]]:
     inside = set(h1.iter())
     out = []
     seen = False
+    long_paragraphs = 0
     for el in body.iter():
         if el is h1:
             seen = True
         elif seen and el not in inside and isinstance(el.tag, str):
             if el.tag == "p" and len(el.text_content()) > 200:
-                break  # the article text has started
+                long_paragraphs += 1
+                if long_paragraphs > int(past_standfirst):
+                    break  # the article text has started (the first may be a standfirst)
             out.append(el)
             if len(out) >= _NEAR_HEADLINE:
                 break
@@ -584,14 +649,19 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
     found = VisibleMeta()
     if title is None:
         title = (tree.findtext(".//title") or "").strip() or None
-    headline, following = _after_headline(tree, title)
+    headline, following = _after_headline(tree, title, past_standfirst=True)
     if headline is not None:
         found.headline = _unescape(_heading_text(headline)) or None
+    long_paragraphs = 0
     for el in following:
+        if el.tag == "p" and len(el.text_content()) > 200:
+            long_paragraphs += 1
         text = " ".join(el.text_content().split())
         if not text or len(text) > _SHORT:
             continue
-        if not found.authors and _AUTHOR_PREFIX.match(text):
+        # Past the first paragraph a date may still be printed, a byline seldom.
+        byline_zone = not long_paragraphs and not found.authors
+        if byline_zone and _AUTHOR_PREFIX.match(text):
             # The innermost element with the byline is the cleanest (no date after the names).
             inner = [
                 d
@@ -600,7 +670,7 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
             ]
             target = inner[-1] if inner else el
             found.authors = _byline_names(target, " ".join(target.text_content().split()))
-        elif not found.authors and _is_author_element(el):
+        elif byline_zone and _is_author_element(el):
             found.authors = (
                 _byline_names(el, text)
                 if el.find(".//a") is not None
@@ -616,9 +686,38 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
                 found.modified = updated[0].iso
         if found.authors and found.published:
             break
+    if found.published is None and headline is not None:
+        # A date line above the headline, with the kicker ("Dec 12, 2025 · 6 min read").
+        for el in _before(headline, _NEAR_HEADLINE_BEFORE):
+            text = " ".join(el.text_content().split())
+            dates = [d for d in find_dates(text) if not d.updated] if len(text) <= _SHORT else []
+            if dates:
+                found.published = dates[0].iso
+                break
     if not found.authors and (body := tree.find("body")) is not None:
         found.authors = _marked_authors(body)
     return found
+
+
+_NEAR_HEADLINE_BEFORE = 12  # elements before the headline where a date line may sit
+
+
+def _before(el: Any, limit: int) -> list[Any]:
+    """Return up to ``limit`` elements that precede ``el`` in document order, nearest first."""
+    out: list[Any] = []
+    for prev in el.itersiblings(preceding=True):
+        if prev.tag in ("header", "nav", "aside", "form") or _ELSEWHERE.search(
+            f"{prev.get('class') or ''} {prev.get('id') or ''}"
+        ):
+            continue  # the site's header prints today's date, not the article's
+        # Reversed document order: the nearest text first.
+        out.extend(reversed([n for n in prev.iter() if isinstance(n.tag, str)]))
+        if len(out) >= limit:
+            return out[:limit]
+    parent = el.getparent()
+    if parent is not None and parent.tag not in ("body", "html") and len(out) < limit:
+        out.extend(_before(parent, limit - len(out)))
+    return out[:limit]
 
 
 _AUTHOR_MARK = re.compile(r"author|byline", re.IGNORECASE)

@@ -128,3 +128,35 @@ def test_authors_from_far_bylines_but_not_from_comments() -> None:
     )
     assert read_page_meta(card).authors == ["Nora Lind"]
     assert split_authors(["Jane Roe, Sr. Director of Operations", "Ph.D.", "on"]) == ["Jane Roe"]
+
+
+def test_dates_above_the_headline_in_reader_meta_and_without_a_heading() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    # A date line above the headline counts; the site header's "today" never does.
+    tree = parse_html(
+        "<html><body><header><span>Thursday, December 3, 2026</span></header><main>"
+        "<div><span>Tech</span><div><svg></svg> Dec 12, 2025 </div></div>"
+        "<h1>Why Rust</h1><p>" + "words " * 60 + "</p></main></body></html>"
+    )
+    assert read_visible_meta(tree).published == "2025-12-12"
+    tree = parse_html(
+        "<html><body><header><span>Thursday, December 3, 2026</span></header><main>"
+        "<h1>Why Rust</h1><p>" + "words " * 60 + "</p></main></body></html>"
+    )
+    assert read_visible_meta(tree).published is None
+    # A date written for readers in a <meta> of its own.
+    tree = parse_html(
+        '<html><head><meta name="published" content="July 17, 2025"></head><body></body></html>'
+    )
+    assert read_page_meta(tree).published == "2025-07-17"
+    # No heading element: the element printing the declared title is the headline, and the
+    # date after the standfirst paragraph is found.
+    tree = parse_html(
+        "<html><body><div><p class='x1'>A Title Set in a Paragraph</p>"
+        "<p>" + "standfirst words " * 20 + "</p><p>Dec 17, 2025</p>"
+        "<p>" + "body words " * 30 + "</p></div></body></html>"
+    )
+    found = read_visible_meta(tree, "A Title Set in a Paragraph")
+    assert found.headline == "A Title Set in a Paragraph"
+    assert found.published == "2025-12-17"
