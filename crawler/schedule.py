@@ -73,6 +73,8 @@ class RunOutcome:
     end: datetime
     message: str = ""
     log: Path | None = None
+    #: Quality alerts the crawl raised ("CRITICAL words_drop: ..."), from its alerts file.
+    alerts: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -201,6 +203,16 @@ def _last_line(path: Path) -> str:
 def _prune_logs(folder: Path) -> None:
     for old in sorted(folder.glob("*.log"))[:-KEEP_LOGS]:
         old.unlink(missing_ok=True)
+        old.with_suffix(".alerts.json").unlink(missing_ok=True)
+
+
+def _read_alerts(path: Path) -> tuple[str, ...]:
+    """Return the quality alerts a crawl wrote (``LEVEL check: message``), none if no file."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return tuple(f"{a['level']} {a['check']}: {a['message']}" for a in data["alerts"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
 
 
 def _run_site(
@@ -253,14 +265,22 @@ def _run_site(
                     )
             state["runs"].append(record)
 
+        alerts_file = log_file.with_suffix(".alerts.json")
+
         def finish(code: int | None, outcome: Outcome, message: str) -> RunOutcome:
             end = _utcnow()
+            alerts = _read_alerts(alerts_file)
+            if alerts:
+                record["alerts"] = list(alerts)
+                message = "; ".join(filter(None, [message, "quality alerts: " + "; ".join(alerts)]))
             record.update(end=end.isoformat(), exit_code=code, outcome=outcome, message=message)
             with _edit_state(state_dir, site.name) as state:
                 for run in state["runs"]:
                     if run.get("start") == record["start"] and run.get("pid") == record["pid"]:
                         run.update(record)
-            return RunOutcome(site.name, site.path, outcome, code, start, end, message, log_file)
+            return RunOutcome(
+                site.name, site.path, outcome, code, start, end, message, log_file, alerts
+            )
 
         cmd = [
             part.replace("{path}", str(site.path)).replace("{name}", site.name)
@@ -276,7 +296,11 @@ def _run_site(
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    env=dict(env) if env is not None else None,
+                    # The crawl's quality monitors write their alerts there (crawler/monitors.py).
+                    env={
+                        **(os.environ if env is None else env),
+                        "NEWSWARC_ALERTS_FILE": str(alerts_file),
+                    },
                     pass_fds=(fd,),
                 )
         except OSError as exc:
@@ -405,7 +429,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    return 1 if any(o.outcome == "failed" for o in outcomes) else 0
+    if any(o.outcome == "failed" for o in outcomes):
+        return 1
+    return 3 if getattr(args, "fail_on_alert", False) and any(o.alerts for o in outcomes) else 0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -420,9 +446,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="crawl each site config when its cron expression (UTC) fires",
         description="Every minute, crawl each site whose [schedule] cron (UTC) has fired since "
         "its last run, one after another, as `scrapy crawl news -a site=PATH`. Exit code 1 "
-        "(with --once) if a run or a config failed.",
+        "(with --once) if a run or a config failed, 3 with --fail-on-alert if a run raised a "
+        "quality alert.",
     )
     p.add_argument("--once", action="store_true", help="one pass over the due sites, then exit")
+    p.add_argument(
+        "--fail-on-alert",
+        action="store_true",
+        help="exit 3 (with --once) if a crawl raised a quality alert (WARNING or CRITICAL)",
+    )
     p.add_argument(
         "--sites",
         metavar="DIR",

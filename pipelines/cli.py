@@ -262,11 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_captures)
 
     from crawler import schedule
-    from pipelines import verify, wacz
+    from pipelines import quality, verify, wacz
 
     verify.register(sub)
     wacz.register(sub)
     schedule.register(sub)
+    quality.register(sub)
 
     p = sub.add_parser("capture", help="print the archived HTTP response of a URL")
     p.add_argument("archive", help="archive URI")

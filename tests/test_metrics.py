@@ -74,7 +74,7 @@ def test_endpoint_during_a_crawl_and_textfile_after(slow_site: Any, tmp_path: Pa
             except OSError:
                 pass  # not listening yet, or already stopped
             time.sleep(0.3)
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
