@@ -207,6 +207,7 @@ _ROLE_WORDS = frozenset(
         "years",
     ]
 )
+_TEAM_WORDS = frozenset(["team", "staff", "editors", "desk", "newsroom"])
 _MONTHS = frozenset(
     [
         "january",
@@ -230,6 +231,11 @@ def _is_role(name: str) -> bool:
     words = [w.strip(".,()®™'’").lower() for w in name.split()]
     if "@" in name:
         return True
+    named = [w for w in words[:-1] if w != "the"]
+    if len(words) >= 2 and words[-1] in _TEAM_WORDS and named:
+        # "The Upwork Team", "Resy Staff": a named team signs the piece; "Editorial Team" and
+        # "Senior Staff" name nobody.
+        return any(w in _ROLE_WORDS or w in _TEAM_WORDS for w in named)
     if len(words) >= 2 and any(w in _ROLE_WORDS or f"{w}." in _ROLE_WORDS for w in words):
         return True
     return len(words) == 1 and (words[0] in _ROLE_WORDS or words[0] in _MONTHS)
@@ -695,8 +701,57 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
                 found.published = dates[0].iso
                 break
     if not found.authors and (body := tree.find("body")) is not None:
-        found.authors = _marked_authors(body)
+        found.authors = _marked_authors(body) or _labelled_authors(body)
     return found
+
+
+# A byline label printed in an element of its own, the name in the next one ("Written by" /
+# "Edzel Tabing"); or the whole byline, with a prefix no sentence starts with.
+_BYLINE_LABEL = re.compile(
+    r"^(by|written by|authored by|posted by|article by|words by|author|authors|written by:"
+    r"|بقلم|كتب|كتبت|تأليف|par|écrit par|por|escrito por|von|autor|автор)\s*[:：]?$",
+    re.IGNORECASE,
+)
+_BYLINE_ANYWHERE = re.compile(r"^(written|authored|posted) by\s+\S", re.IGNORECASE)
+
+
+def _labelled_authors(body: Any) -> list[str]:
+    """Return the names of a byline printed as a label and a name, anywhere but in comments."""
+    for el in body.iter():
+        if not isinstance(el.tag, str) or el.tag in ("script", "style", "a"):
+            continue
+        own = " ".join((el.text or "").split())
+        if not own or len(own) > 80:
+            continue
+        name = None
+        if len(el) == 0 and _BYLINE_LABEL.match(own):
+            name = _next_text(el)
+        elif _BYLINE_ANYWHERE.match(own):
+            text = " ".join(el.text_content().split())
+            name = text if len(text) <= 80 else None
+        if not name or _elsewhere(el):
+            continue
+        names = split_authors([name])
+        if names and all(_name_like(n) or len(n.split()) == 1 for n in names):
+            return names
+    return []
+
+
+def _next_text(el: Any) -> str | None:
+    """Return the text printed right after ``el``: its tail, or the next element's text."""
+    tail = " ".join((el.tail or "").split())
+    if tail:
+        return tail
+    node = el
+    for _ in range(3):
+        nxt = node.getnext()
+        if nxt is not None:
+            text = " ".join(nxt.text_content().split()) if isinstance(nxt.tag, str) else ""
+            return text if 0 < len(text) <= 80 else None
+        node = node.getparent()
+        if node is None:
+            return None
+    return None
 
 
 _NEAR_HEADLINE_BEFORE = 12  # elements before the headline where a date line may sit

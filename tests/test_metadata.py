@@ -160,3 +160,27 @@ def test_dates_above_the_headline_in_reader_meta_and_without_a_heading() -> None
     found = read_visible_meta(tree, "A Title Set in a Paragraph")
     assert found.headline == "A Title Set in a Paragraph"
     assert found.published == "2025-12-17"
+
+
+def test_bylines_as_label_and_name_and_named_teams() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    story = "<p>" + "words of the story " * 20 + "</p>"
+    tree = parse_html(
+        "<html><body><h1>Headline</h1>" + story * 3 + "<div class='meta'><span>By</span>"
+        "<span>Daryl Austin</span></div></body></html>"
+    )
+    assert read_visible_meta(tree).authors == ["Daryl Austin"]
+    tree = parse_html(
+        "<html><body><h1>Headline</h1>" + story * 3 + "<div><img src='a.jpg' alt>"
+        "<p>Written by John Crenshaw</p></div></body></html>"
+    )
+    assert read_visible_meta(tree).authors == ["John Crenshaw"]
+    # The same label in a comment section names a commenter, not the author.
+    tree = parse_html(
+        "<html><body><h1>Headline</h1>" + story * 3 + "<div class='comments'>"
+        "<p>Written by Some Reader</p></div></body></html>"
+    )
+    assert read_visible_meta(tree).authors == []
+    assert split_authors(["The Upwork Team", "Resy Staff"]) == ["The Upwork Team", "Resy Staff"]
+    assert split_authors(["Editorial Team", "Senior Staff", "Staff Writer", "Team"]) == []
