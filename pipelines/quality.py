@@ -95,10 +95,13 @@ class RunQuality:
         self.no_title += not record.get("title")
         self.no_date += not record.get("published")
         self.no_authors += not record.get("authors")
-        count = int(record.get("word_count") or 0)
+        count = record.get("word_count")
+        if not isinstance(count, int):  # a broken record is counted, never a crash at close
+            count = len(str(record.get("text") or "").split())
         self.short += count < self.short_words
         self.words[min(count, WORDS_CAP)] += 1
-        quality = record.get("quality") or {}
+        quality = record.get("quality")
+        quality = quality if isinstance(quality, dict) else {}
         self.cleaned += any(
             quality.get(key)
             for key in (

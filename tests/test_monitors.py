@@ -136,3 +136,31 @@ def test_template_changes_raise_alerts_and_a_normal_run_none(
         text=True,
     )
     assert none.returncode == 1 and "no runs" in none.stdout
+
+
+def test_schema_errors_fail_spidermons_validation_monitor(caplog: pytest.LogCaptureFixture) -> None:
+    from scrapy.utils.test import get_crawler
+    from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
+
+    from crawler.monitors import SCHEMA, QualityExtension
+
+    settings = {
+        "SPIDERMON_ENABLED": True,
+        "SPIDERMON_VALIDATION_SCHEMAS": [SCHEMA],
+        "SPIDERMON_MAX_ITEM_VALIDATION_ERRORS": 0,
+    }
+    crawler = get_crawler(settings_dict=settings)
+    assert crawler.stats is not None
+    pipeline = ItemValidationPipeline.from_crawler(crawler)
+    broken = {"url": "http://127.0.0.1/a", "text": "words " * 50, "word_count": "fifty"}
+    assert pipeline.process_item(broken) is broken  # counted, not dropped
+    assert crawler.stats.get_value("spidermon/validation/items/errors") == 1
+    ext = QualityExtension.from_crawler(crawler)
+    ext.run.site = "harbour"
+    ext.run.add(broken)
+    with caplog.at_level("INFO"):
+        alerts = ext.judge(ext.run.summary(crawler.stats.get_stats()), [])
+    assert [(a.level, a.check) for a in alerts] == [("WARNING", "schema_invalid")]
+    assert "Records match the article JSON Schema/test_stat_monitor... FAIL" in caplog.text
+    assert "newswarc quality alert harbour schema_invalid: 1 records do not match" in caplog.text
+    assert crawler.stats.get_value("newswarc/quality/alerts/warning") == 1
