@@ -261,13 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", action="store_true", help="every URL under this one")
     p.set_defaults(func=cmd_captures)
 
-    from crawler import schedule
+    from crawler import addsite, schedule
     from pipelines import quality, verify, wacz
 
     verify.register(sub)
     wacz.register(sub)
     schedule.register(sub)
     quality.register(sub)
+    addsite.register(sub)
 
     p = sub.add_parser("capture", help="print the archived HTTP response of a URL")
     p.add_argument("archive", help="archive URI")
