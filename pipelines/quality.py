@@ -319,14 +319,17 @@ def manifests(storage: Storage, *, newest_first: bool = False) -> Iterator[dict[
 
 
 def site_history(
-    storage: Storage, site: str, *, limit: int, exclude: str | None = None
+    storage: Storage, site: str, *, limit: int, exclude: str | None = None, scan: int = 500
 ) -> list[dict[str, Any]]:
     """Return the quality summaries of the last ``limit`` runs of ``site``, newest first.
 
-    Only finished runs count: a killed or stopped run says nothing about the template.
+    Only finished runs count: a killed or stopped run says nothing about the template. At most
+    the newest ``scan`` manifests are read (an archive of many sites holds many of others).
     """
     out: list[dict[str, Any]] = []
-    for manifest in manifests(storage, newest_first=True):
+    for number, manifest in enumerate(manifests(storage, newest_first=True)):
+        if number >= scan:
+            break
         if manifest.get("crawl_id") == exclude or site_of_manifest(manifest) != site:
             continue
         if manifest.get("finish_reason") != "finished" or not isinstance(

@@ -90,7 +90,8 @@ ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 300,  # Scrapy default: {}
     "pipelines.articles.ArticleBatchPipeline": 800,
     # After the record is complete (version, previous): counts schema errors, drops nothing.
-    "spidermon.contrib.scrapy.pipelines.ItemValidationPipeline": 810,
+    # Spidermon's ItemValidationPipeline with its validator built once (crawler/monitors.py).
+    "crawler.monitors.SchemaValidationPipeline": 810,
 }
 # Spidermon: only its item validation and our suite (crawler/monitors.py), not its extension.
 SPIDERMON_ENABLED = True  # Spidermon default: False (its pipeline passes items through)

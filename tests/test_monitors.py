@@ -140,9 +140,8 @@ def test_template_changes_raise_alerts_and_a_normal_run_none(
 
 def test_schema_errors_fail_spidermons_validation_monitor(caplog: pytest.LogCaptureFixture) -> None:
     from scrapy.utils.test import get_crawler
-    from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
 
-    from crawler.monitors import SCHEMA, QualityExtension
+    from crawler.monitors import SCHEMA, QualityExtension, SchemaValidationPipeline
 
     settings = {
         "SPIDERMON_ENABLED": True,
@@ -151,10 +150,13 @@ def test_schema_errors_fail_spidermons_validation_monitor(caplog: pytest.LogCapt
     }
     crawler = get_crawler(settings_dict=settings)
     assert crawler.stats is not None
-    pipeline = ItemValidationPipeline.from_crawler(crawler)
+    pipeline = SchemaValidationPipeline.from_crawler(crawler)
     broken = {"url": "http://127.0.0.1/a", "text": "words " * 50, "word_count": "fifty"}
     assert pipeline.process_item(broken) is broken  # counted, not dropped
     assert crawler.stats.get_value("spidermon/validation/items/errors") == 1
+    stats = crawler.stats.get_stats()
+    assert stats["spidermon/validation/fields/errors/invalid_int/word_count"] == 1
+    assert stats["spidermon/validation/fields/errors/missing_required_field/title"] == 1
     ext = QualityExtension.from_crawler(crawler)
     ext.run.site = "harbour"
     ext.run.add(broken)

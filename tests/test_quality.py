@@ -144,6 +144,7 @@ def test_history_and_trend_read_finished_runs_of_the_site(tmp_path: Path) -> Non
     storage = FileStorage(tmp_path)
     history = site_history(storage, "a", limit=5)
     assert [h["median_words"] for h in history] == [300.0, 100.0]  # newest first, no shutdown
+    assert [h["median_words"] for h in site_history(storage, "a", limit=5, scan=1)] == [300.0]
     assert (
         site_history(storage, "a", limit=1, exclude="20261204T000000Z-dddddd")[0]["median_words"]
         == 100.0
