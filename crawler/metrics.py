@@ -146,7 +146,13 @@ class CrawlMetrics:
             self.textfile_dir.mkdir(parents=True, exist_ok=True)
             self.last_success = previous_last_success(self.textfile_path, self.site)
         if self.port is not None:
-            server, thread = start_http_server(self.port, addr=self.addr, registry=self.registry)
+            try:
+                server, thread = start_http_server(
+                    self.port, addr=self.addr, registry=self.registry
+                )
+            except OSError as exc:  # the port is taken: crawl on, without the endpoint
+                logger.error("newswarc: metrics not served on %s:%d: %s", self.addr, self.port, exc)
+                return
             self.server, self._server_thread = server, thread
             logger.info("newswarc: metrics on http://%s:%d/metrics", self.addr, server.server_port)
 

@@ -158,3 +158,19 @@ def test_a_failed_run_keeps_the_last_success(tmp_path: Path) -> None:
     again.run_finished({"finish_reason": "shutdown"})
     assert previous_last_success(again.textfile_path, "daily") == first
     assert value(samples(again.textfile_path.read_text()), "newswarc_crawl_running") == 0
+
+
+def test_a_taken_port_is_one_error_line(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ext = CrawlMetrics.from_crawler(get_crawler(settings_dict={"NEWSWARC_METRICS_PORT": port}))
+        ext.spider_opened(_Spider())  # type: ignore[arg-type]
+    assert ext.server is None
+    assert f"metrics not served on 127.0.0.1:{port}" in caplog.text
+
+
+class _Spider:
+    name = "x"
+    allowed_domains = ("a.example",)
