@@ -222,3 +222,39 @@ def test_patterns_and_domains() -> None:
     assert registrable_domain("news.example.com") == "example.com"
     assert registrable_domain("www.split.test") == "split.test"
     assert registrable_domain("127.0.0.1") == "127.0.0.1"
+
+
+def test_command_uses_the_project_settings(shapes: ShapeSites, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.crawlrun import crawl_env
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_AUDIT + _TEST_DNS)
+    env = crawl_env(tmp_path, {"PYTHONPATH": f"{hook}:{ROOT}"})
+    command = [str(Path(sys.executable).parent / "newswarc"), "add-site", shapes.home("plain")]
+    sites = tmp_path / "sites"
+
+    def run(*args: str, **changes: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, "--sites", str(sites), *args],
+            env={**env, **changes},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+    # settings.test allows 127.0.0.1/32; the base settings allow no private network at all.
+    refused = run(SCRAPY_SETTINGS_MODULE="settings.base")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "every address refused (127.0.0.1)" in refused.stdout
+    done = run()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert load_site(str(sites / "plain.test.toml")).name == "plain.test"
+    again = run()
+    assert again.returncode == 2 and "exists (use --force" in again.stdout
+    assert run("--force").returncode == 0
