@@ -205,7 +205,17 @@ _ROLE_WORDS = frozenset(
         "share",
         "about",
         "years",
+        "author",
+        "headshot",
+        "avatar",
+        "photo",
+        "portrait",
+        "login",
+        "home",
     ]
+)
+_MONTH_ABBREVIATIONS = frozenset(
+    ["jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
 )
 _TEAM_WORDS = frozenset(["team", "staff", "editors", "desk", "newsroom"])
 _MONTHS = frozenset(
@@ -238,7 +248,19 @@ def _is_role(name: str) -> bool:
         return any(w in _ROLE_WORDS or w in _TEAM_WORDS for w in named)
     if len(words) >= 2 and any(w in _ROLE_WORDS or f"{w}." in _ROLE_WORDS for w in words):
         return True
-    return len(words) == 1 and (words[0] in _ROLE_WORDS or words[0] in _MONTHS)
+    return len(words) == 1 and (
+        words[0] in _ROLE_WORDS or words[0] in _MONTHS or words[0] in _MONTH_ABBREVIATIONS
+    )
+
+
+# A date cut off after the name at its first digit leaves its month: "Luke Kim December",
+# "Allin One on Jan".
+_TRAILING_MONTH = re.compile(
+    r"(?<=\S)\s+(?:on\s+|updated\s+|published\s+)?(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov"
+    r"|dec|january|february|march|april|june|july|august|september|october|november|december)"
+    r"\.?$",
+    re.IGNORECASE,
+)
 
 
 def clean_author(name: str) -> str | None:
@@ -250,7 +272,7 @@ def clean_author(name: str) -> str | None:
         name = name.rsplit(":", 1)[1]  # "دبي: محمد الكعبي": the dateline's city is no author
     elif name.strip().endswith(":"):
         return None  # a label or a dateline alone
-    name = name.strip(" ,;|-–:")
+    name = _TRAILING_MONTH.sub("", name.strip(" ,;|-–—:")).strip(" ,;|-–—:")
     return name or None
 
 
@@ -627,12 +649,26 @@ def standfirst_elements(tree: Any, title: str | None = None) -> list[Any]:
 
 def _without_roles(el: Any) -> str:
     """Return a byline's text without the job titles marked inside it ("Staff writer")."""
+    texts = [_spaced_text(c) for c in el if isinstance(c.tag, str)]
+    texts = [t for t in texts if t]
+    if not (el.text or "").strip() and len(texts) >= 2 and _name_like(texts[0]):
+        # Name, role and date in blocks of their own: the first block is the name.
+        return texts[0]
     parts = [el.text or ""]
     for child in el:
         if not re.search(r"title|role|position|job|bio", child.get("class") or "", re.I):
-            parts.append(child.text_content())
+            parts.append(_spaced_text(child))
         parts.append(child.tail or "")
-    return " ".join("".join(parts).split())
+    return " ".join(" ".join(parts).split())
+
+
+def _spaced_text(el: Any) -> str:
+    """Return an element's text with a space between the texts of its elements.
+
+    Bylines print name, role and date in adjacent elements with no space between them
+    ("Kendall Breitman</span><span>Social Media"): text_content() would glue them.
+    """
+    return " ".join(" ".join(el.itertext()).split())
 
 
 def _names_after_prefix(text: str) -> bool:
@@ -662,7 +698,7 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
     for el in following:
         if el.tag == "p" and len(el.text_content()) > 200:
             long_paragraphs += 1
-        text = " ".join(el.text_content().split())
+        text = _spaced_text(el)
         if not text or len(text) > _SHORT:
             continue
         # Past the first paragraph a date may still be printed, a byline seldom.
@@ -675,7 +711,7 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
                 if isinstance(d.tag, str) and _names_after_prefix(d.text_content())
             ]
             target = inner[-1] if inner else el
-            found.authors = _byline_names(target, " ".join(target.text_content().split()))
+            found.authors = _byline_names(target, _spaced_text(target))
         elif byline_zone and _is_author_element(el):
             found.authors = (
                 _byline_names(el, text)

@@ -184,3 +184,22 @@ def test_bylines_as_label_and_name_and_named_teams() -> None:
     assert read_visible_meta(tree).authors == []
     assert split_authors(["The Upwork Team", "Resy Staff"]) == ["The Upwork Team", "Resy Staff"]
     assert split_authors(["Editorial Team", "Senior Staff", "Staff Writer", "Team"]) == []
+
+
+def test_byline_names_lose_glued_dates_roles_and_portraits() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    assert split_authors(["Luke Kim December", "Ann Lee on Jan", "Jacob Trussell—"]) == [
+        "Luke Kim",
+        "Ann Lee",
+        "Jacob Trussell",
+    ]
+    assert split_authors(["Dec", "The Author", "David Gracey Headshot", "Member Login"]) == []
+    # A surname that is a month stays.
+    assert split_authors(["Theresa May", "June Smith"]) == ["Theresa May", "June Smith"]
+    # Name and role in adjacent elements with no space between them are not glued together.
+    tree = parse_html(
+        "<html><body><h1>Headline</h1><div class='author'><span>Kendall Breitman</span>"
+        "<span class='x'>Social Media</span></div><p>" + "story " * 60 + "</p></body></html>"
+    )
+    assert read_visible_meta(tree).authors == ["Kendall Breitman"]
