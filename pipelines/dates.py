@@ -173,6 +173,8 @@ def find_dates(text: str) -> list[FoundDate]:
     for match in _NUMERIC.finditer(text):
         if match.group(3):  # day first, as Arabic and European pages write it
             d, m, y = int(match.group(1)), int(match.group(2)), int(match.group(3))
+            if m > 12 >= d:
+                d, m = m, d  # month first, as US pages write it: "2/24/2026" has one reading
         else:
             y, m, d = int(match.group(4)), int(match.group(5)), int(match.group(6))
         found.append((match.start(), match.end(), y, m, d))

@@ -22,6 +22,7 @@ from pipelines.dates import find_dates
         ("16 février 2026 à 12:40", "2026-02-16T12:40:00"),
         ("نشر بتاريخ 28/11/2026", "2026-11-28"),
         ("2026/11/28", "2026-11-28"),
+        ("2/24/2026", "2026-02-24"),  # month first: the only reading
     ],
 )
 def test_written_dates(text: str, iso: str) -> None:
@@ -35,7 +36,7 @@ def test_update_dates_are_marked() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["31 فبراير 2026", "قتل 12 شخصا في 2026", "room 12/13/2026", "13 مارس 1200", "version 2.3.1"],
+    ["31 فبراير 2026", "قتل 12 شخصا في 2026", "room 13/13/2026", "13 مارس 1200", "version 2.3.1"],
 )
 def test_non_dates_are_ignored(text: str) -> None:
     assert find_dates(text) == []
