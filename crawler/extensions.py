@@ -570,7 +570,27 @@ def format_summary(manifest: dict[str, Any]) -> str:
             ", ".join(f"{k} {v['count']}" for k, v in sorted(manifest.get("problems", {}).items()))
             or "none"
         ),
+        *_quality_lines(manifest),
         f"  archive:         {manifest['archive_uri']}",
         f"  manifest:        crawls/{manifest['crawl_id']}.json",
     ]
     return "\n".join(lines)
+
+
+def _quality_lines(manifest: dict[str, Any]) -> list[str]:
+    """Return the summary lines of the quality monitors (crawler/monitors.py), when they ran."""
+    q = manifest.get("quality")
+    if not isinstance(q, dict):
+        return []
+
+    def pct(key: str) -> str:
+        return "-" if q.get(key) is None else f"{q[key]:.0%}"
+
+    words = q.get("median_words")
+    alerts = manifest.get("quality_alerts") or []
+    return [
+        f"  quality:         median words {'-' if words is None else f'{words:g}'}, "
+        f"no title {pct('missing_title_share')}, no date {pct('missing_date_share')}, "
+        f"no authors {pct('missing_authors_share')}, cleaned {pct('cleaned_share')}",
+        "  quality alerts:  " + ("; ".join(f"{a['level']} {a['check']}" for a in alerts) or "none"),
+    ]

@@ -52,7 +52,8 @@ def test_template_changes_raise_alerts_and_a_normal_run_none(
             tmp_path, ["-a", f"site={config}"], {"NEWSWARC_ARCHIVE_URI": str(archive)}
         )
         assert result.returncode == 0, result.log[-3000:]
-        assert "quality alert" not in result.log
+        assert "newswarc quality alert" not in result.log
+        assert "  quality alerts:  none" in result.log
     first, second = manifests(archive)
     for manifest in (first, second):
         q = manifest["quality"]
@@ -83,6 +84,7 @@ def test_template_changes_raise_alerts_and_a_normal_run_none(
         == (first["quality"]["median_words"] + second["quality"]["median_words"]) / 2
     )
     assert "WARNING: newswarc quality alert harbour words_drop: median words" in result.log
+    assert "  quality alerts:  WARNING words_drop; WARNING short_texts" in result.log
     assert "missing_date" not in checks
 
     # Run 4, through the scheduler: the dates vanish. CRITICAL, and exit 3 with --fail-on-alert.
