@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 SCHEMA_VERSION = 2
 
@@ -309,3 +310,64 @@ class CrawlState:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+
+class StateStore(Protocol):
+    """What the crawler needs of a crawl state.
+
+    :class:`CrawlState` (SQLite, one process) or :class:`pipelines.redisstate.RedisState`
+    (Redis, shared by many workers).
+    """
+
+    def close(self) -> None: ...
+    def seen(self, url: str) -> Seen | None: ...
+    def record_fetch(
+        self,
+        url: str,
+        *,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        payload_digest: str | None,
+        record_id: str | None,
+        warc_uri: str | None,
+        warc_date: str | None,
+        when: datetime | None = None,
+    ) -> None: ...
+    def validators(self, url: str) -> tuple[str | None, str | None]: ...
+    def save_validators(self, found: dict[str, tuple[str | None, str | None]]) -> None: ...
+    def latest_version(self, url: str) -> Version | None: ...
+    def add_version(self, version: Version) -> None: ...
+    def known_article(self, url: str) -> Known | None: ...
+    def record_redirect(self, url: str, target: str) -> None: ...
+    def record_not_article(self, url: str, reason: str, crawl_id: str | None = None) -> None: ...
+    def listing_validators(self, url: str) -> tuple[str | None, str | None]: ...
+    def save_listing(
+        self, url: str, etag: str | None, last_modified: str | None, links: list[str]
+    ) -> None: ...
+    def listing_links(self, url: str) -> list[str]: ...
+
+
+#: Crawl state backends (``NEWSWARC_STATE_BACKEND``).
+BACKENDS = ("sqlite", "redis")
+
+
+def open_state(
+    backend: str, path: Path, redis_url: str | None = None, prefix: str = "newswarc:state"
+) -> StateStore:
+    """Open the crawl state: the SQLite file at ``path``, or the Redis at ``redis_url``.
+
+    Raises:
+        StateError: an unknown backend, no Redis URL, or a state that cannot be used.
+        sqlite3.Error: the SQLite file is damaged.
+
+    """
+    if backend == "sqlite":
+        return CrawlState(path)
+    if backend == "redis":
+        if not redis_url:
+            raise StateError("NEWSWARC_STATE_BACKEND is redis but NEWSWARC_REDIS_URL is not set")
+        from pipelines.redisstate import RedisState
+
+        return RedisState.from_url(redis_url, prefix)
+    raise StateError(f"NEWSWARC_STATE_BACKEND must be one of {', '.join(BACKENDS)}: {backend!r}")

@@ -99,6 +99,9 @@ SPIDERMON_VALIDATION_SCHEMAS = [
     os.path.join(os.path.dirname(os.path.dirname(__file__)), "pipelines/schema/article.schema.json")
 ]
 SPIDERMON_MAX_ITEM_VALIDATION_ERRORS = 0  # Spidermon default: none (its monitor refuses to run)
+SPIDER_MIDDLEWARES: dict[str, int] = {}  # Scrapy default: {}
+# NEWSWARC_REDIS_URL switches any environment to settings/distributed.py's wiring.
+ADDONS = {"crawler.distributed.DistributedAddon": 0}  # Scrapy default: {}
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"  # Scrapy default: same
 LOG_LEVEL = "INFO"  # Scrapy default: "DEBUG"
 # Scrapy default: "scrapy.logformatter.LogFormatter", which prints whole items, bodies included.
@@ -147,6 +150,9 @@ NEWSWARC_PROBLEM_URLS = 100  # URLs named per problem reason in the manifest (co
 # "10.0.0.0/8" for an intranet); every other non-public address is refused. See README.
 NEWSWARC_ALLOWED_NETWORKS: list[str] = []
 NEWSWARC_RECRAWL_HOURS = 0.0  # crawls without a site config: refetch known articles this young
+# Distributed crawl (README "Distributed crawling"): unset, the crawl is one process.
+NEWSWARC_REDIS_URL = os.environ.get("NEWSWARC_REDIS_URL") or None
+NEWSWARC_STATE_BACKEND = "sqlite"  # "redis": the crawl state in NEWSWARC_REDIS_URL's database
 # Metrics (README "Operating many sites"): an HTTP endpoint (0: off) and/or a textfile folder.
 NEWSWARC_METRICS_PORT = 0
 NEWSWARC_METRICS_ADDR = "127.0.0.1"  # what the endpoint binds to; "0.0.0.0" exposes it

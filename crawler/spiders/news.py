@@ -21,7 +21,7 @@ from crawler.items import ArticlePage
 from crawler.middlewares import FETCH_TIME, UNCHANGED, WARC_POINTER
 from crawler.sites import SITES_DIR, SiteConfig, SiteConfigError, load_site
 from pipelines.detect import article_signals
-from pipelines.state import CrawlState
+from pipelines.state import StateStore
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -143,7 +143,7 @@ class NewsSpider(scrapy.Spider):
             request = scrapy.Request(url, callback=self.parse, cb_kwargs={"forced": False})
             yield self._listing(request)
 
-    def _state(self) -> CrawlState | None:
+    def _state(self) -> StateStore | None:
         archive = self.crawler.get_extension(ArchiveExtension)
         return archive.state if archive is not None else None
 

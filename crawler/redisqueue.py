@@ -1,0 +1,285 @@
+"""scrapy-redis's scheduler and queue with leases: a taken request is not forgotten."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis
+from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+# Take the best request and lease it, in one step: a worker killed right after still has it
+# in the lease table, from where it expires back into the queue.
+_TAKE = """
+local item = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #item == 0 then return false end
+redis.call('ZREM', KEYS[1], item[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], item[1])
+redis.call('HSET', KEYS[4], ARGV[1], item[2])
+return item[1]
+"""
+# Put every lease whose time ran out back into the queue, with its priority.
+_EXPIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, id in ipairs(ids) do
+  local data = redis.call('HGET', KEYS[3], id)
+  local score = redis.call('HGET', KEYS[4], id)
+  if data then redis.call('ZADD', KEYS[1], tonumber(score) or 0, data) end
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+end
+return #ids
+"""
+# Extend the leases still held (an expired one was given to someone else: not revived).
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = 0
+for i = 1, #ARGV - 1 do
+  n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[#ARGV]), ARGV[i])
+end
+return n
+"""
+# Acknowledge: the request's response is archived, the lease and its copy go.
+_ACK = """
+for i = 1, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('HDEL', KEYS[3], ARGV[i])
+end
+return #ARGV
+"""
+
+#: request.meta key of the lease a request was taken under.
+LEASE = "newswarc_lease"
+
+
+def worker_identity() -> str:
+    """Return this worker's name: host and process id (unique at any one time)."""
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
+class LeasedQueue(PriorityQueue):
+    """scrapy-redis's priority queue, whose ``pop`` leases the request instead of forgetting it.
+
+    Keys beside the queue (``KEY``, a sorted set): ``KEY:leases`` (lease id by expiry),
+    ``KEY:leased`` (lease id to the encoded request) and ``KEY:scores`` (its priority).
+    """
+
+    def __init__(self, *args: Any, lease_timeout: float = 60.0, worker: str = "", **kw: Any):
+        super().__init__(*args, **kw)
+        self.lease_ms = int(lease_timeout * 1000)
+        self.worker = worker or worker_identity()
+        self.leases_key = f"{self.key}:leases"
+        self.leased_key = f"{self.key}:leased"
+        self.scores_key = f"{self.key}:scores"
+        self._serial = 0
+        self._take = self.server.register_script(_TAKE)
+        self._expire = self.server.register_script(_EXPIRE)
+        self._renew = self.server.register_script(_RENEW)
+        self._ack = self.server.register_script(_ACK)
+
+    def _keys(self) -> list[str]:
+        return [self.key, self.leases_key, self.leased_key, self.scores_key]
+
+    def pop(self, timeout: int = 0) -> Request | None:
+        """Take the best request under a new lease (``request.meta[LEASE]``)."""
+        self._serial += 1
+        lease = f"{self.worker}:{self._serial}"
+        data = self._take(keys=self._keys(), args=[lease, self.lease_ms])
+        if not data:
+            return None
+        request = self._decode_request(data)
+        request.meta[LEASE] = lease
+        return request
+
+    def _encode_request(self, request: Request) -> Any:
+        # A retry or redirect copies meta: the new request is not under the old lease.
+        lease = request.meta.pop(LEASE, None)
+        try:
+            return super()._encode_request(request)
+        finally:
+            if lease is not None:
+                request.meta[LEASE] = lease
+
+    def expire(self, limit: int = 1000) -> int:
+        """Put leases that ran out (their worker died or hung) back into the queue."""
+        return int(self._expire(keys=self._keys(), args=[limit]))
+
+    def renew(self, leases: list[str]) -> int:
+        """Extend the given leases by the lease time; return how many were still held."""
+        if not leases:
+            return 0
+        return int(self._renew(keys=[self.leases_key], args=[*leases, self.lease_ms]))
+
+    def ack(self, leases: list[str]) -> None:
+        """Forget the given leases: their requests are done."""
+        if leases:
+            self._ack(keys=[self.leases_key, self.leased_key, self.scores_key], args=leases)
+
+    def counts(self) -> tuple[int, int]:
+        """Return (requests queued, requests leased)."""
+        pipe = self.server.pipeline(transaction=False)
+        pipe.zcard(self.key)
+        pipe.zcard(self.leases_key)
+        queued, leased = pipe.execute()
+        return int(queued), int(leased)
+
+    def clear(self) -> None:
+        """Empty the queue and its leases."""
+        self.server.delete(*self._keys())
+
+
+class LeaseScheduler(Scheduler):
+    """scrapy-redis's scheduler, fitted to Scrapy 2.19 and given leases.
+
+    What scrapy-redis 0.9 does not do, and this class does:
+
+    - every taken request is leased (:class:`LeasedQueue`), renewed while this worker works on
+      it, and acknowledged only once the engine is done with it: downloaded, captured to WARC,
+      its callback run and its items through the pipelines; a dead worker's leases expire and
+      go back to the queue;
+    - ``has_pending_requests`` counts other workers' leases too: while any worker may still add
+      requests, the run is not over, and this worker does not close;
+    - ``next_request`` never blocks (scrapy-redis's ``BRPOP`` with ``SCHEDULER_IDLE_BEFORE_CLOSE``
+      would stop Scrapy's reactor, downloads and all).
+    """
+
+    def __init__(self, server: redis.Redis, *, lease_timeout: float, **kw: Any) -> None:
+        super().__init__(server, **kw)
+        self.lease_timeout = lease_timeout
+        self.crawler: Crawler | None = None
+        self.held: dict[str, Request] = {}
+        self.df: Any
+        self._counts: tuple[float, int, int] = (0.0, 0, 0)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> LeaseScheduler:
+        from crawler.distributed import RedisWorker
+
+        worker = crawler.get_extension(RedisWorker)
+        if worker is None:
+            raise RuntimeError("LeaseScheduler needs the crawler.distributed.RedisWorker extension")
+        settings = crawler.settings
+        prefix = worker.prefix
+        instance = cls(
+            worker.server,
+            lease_timeout=settings.getfloat("NEWSWARC_REDIS_LEASE_TIMEOUT", 60.0),
+            persist=True,  # a worker that stops must not empty the queue of the others
+            queue_key=f"{prefix}:requests",
+            queue_cls="crawler.redisqueue.LeasedQueue",
+            dupefilter_key=f"{prefix}:dupefilter",
+            dupefilter_cls=settings.get("DUPEFILTER_CLASS"),
+            serializer=settings.get("SCHEDULER_SERIALIZER") or None,
+        )
+        instance.stats = crawler.stats
+        instance.crawler = crawler
+        worker.scheduler = instance
+        return instance
+
+    def open(self, spider: Any) -> None:
+        self.spider = spider
+        self.queue = LeasedQueue(
+            server=self.server,
+            spider=spider,
+            key=self.queue_key,
+            serializer=self.serializer,
+            lease_timeout=self.lease_timeout,
+        )
+        if not self.df:
+            from scrapy.utils.misc import load_object
+
+            cls = load_object(self.dupefilter_cls)
+            self.df = cls(self.server, key=self.dupefilter_key, debug=False)
+        queued, leased = self.queue.counts()
+        if queued or leased:
+            logger.info("Joining a run: %d requests queued, %d leased", queued, leased)
+
+    def close(self, reason: str) -> None:
+        # Whatever this worker still holds goes back to the queue at once, not after the lease.
+        if self.held:
+            self.server.zadd(self.queue.leases_key, dict.fromkeys(self.held, 0), xx=True)
+            self.queue.expire()
+            self.held.clear()
+
+    def enqueue_request(self, request: Request) -> bool:
+        # scrapy-redis's, without the spider argument Scrapy 2.19's stats deprecate.
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        self.queue.push(request)
+        self._counts = (0.0, 0, 0)
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        return True
+
+    def next_request(self) -> Request | None:
+        self.settle()
+        request = self.queue.pop()
+        if request is None:
+            return None
+        self.held[request.meta[LEASE]] = request
+        if self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        return request
+
+    def settle(self) -> None:
+        """Acknowledge the leases of requests the engine is done with."""
+        engine = self.crawler.engine if self.crawler is not None else None
+        slot = getattr(engine, "_slot", None)
+        if slot is None or not self.held:
+            return
+        # Scrapy keeps a request in the slot's in-progress set from download until its response
+        # was scraped and every item it gave passed the pipelines; no public signal says that.
+        done = [lease for lease, req in self.held.items() if req not in slot.inprogress]
+        if done:
+            self.queue.ack(done)
+            for lease in done:
+                del self.held[lease]
+            if self.stats:
+                self.stats.inc_value("newswarc/redis/acked", len(done))
+
+    def renew(self) -> None:
+        """Extend this worker's leases and put other workers' run-out leases back."""
+        self.settle()
+        held = self.queue.renew(list(self.held))
+        if held < len(self.held) and self.stats:
+            self.stats.inc_value("newswarc/redis/leases_lost", len(self.held) - held)
+        expired = self.queue.expire()
+        if expired:
+            logger.warning("Put %d expired leases back into the queue", expired)
+            if self.stats:
+                self.stats.inc_value("newswarc/redis/requeued", expired)
+
+    def counts(self, max_age: float = 0.2) -> tuple[int, int]:
+        """Return (queued, leased) across the cluster, at most ``max_age`` seconds old."""
+        at, queued, leased = self._counts
+        now = time.monotonic()
+        if now - at > max_age:
+            queued, leased = self.queue.counts()
+            self._counts = (now, queued, leased)
+        return queued, leased
+
+    def has_pending_requests(self) -> bool:
+        self.settle()
+        queued, leased = self.counts()
+        return queued + leased > 0
+
+    def __len__(self) -> int:
+        return self.counts()[0]

@@ -1,0 +1,207 @@
+"""Distributed crawl on scrapy-redis: the switch, leases, workers killed, one archive."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from scrapy.settings import Settings
+
+from crawler.distributed import DistributedAddon
+from crawler.redisqueue import LEASE, LeasedQueue
+from tests.archivecheck import check_warc_file
+from tests.crawlrun import read_jsonl_gz, start_crawl
+from tests.site import NewsSite
+
+NEWSWARC = str(Path(sys.executable).parent / "newswarc")
+
+
+def _settings(module: str, **extra: Any) -> Settings:
+    settings = Settings()
+    settings.setmodule(module, priority="project")
+    for key, value in extra.items():
+        settings.set(key, value, priority="cmdline")
+    DistributedAddon().update_settings(settings)
+    return settings
+
+
+def test_the_redis_url_alone_switches_any_environment_to_the_distributed_wiring() -> None:
+    plain = _settings("settings.test")
+    assert plain.get("SCHEDULER") == "scrapy.core.scheduler.Scheduler"
+    assert plain.get("NEWSWARC_STATE_BACKEND") == "sqlite"
+    assert "crawler.distributed.RedisWorker" not in plain.getdict("EXTENSIONS")
+    on = _settings("settings.test", NEWSWARC_REDIS_URL="redis://127.0.0.1:1/0")
+    assert on.get("SCHEDULER") == "crawler.redisqueue.LeaseScheduler"
+    assert on.get("DUPEFILTER_CLASS") == "scrapy_redis.dupefilter.RFPDupeFilter"
+    assert on.getbool("SCHEDULER_PERSIST") is True
+    assert on.get("NEWSWARC_STATE_BACKEND") == "redis"
+    assert on.getdict("SPIDER_MIDDLEWARES") == {"crawler.distributed.SeedOnce": 10}
+    extensions = on.getdict("EXTENSIONS")
+    assert extensions["crawler.distributed.RedisWorker"] == 90
+    assert extensions["crawler.extensions.ArchiveExtension"] == 100  # merged, not replaced
+    # The test environment's own overrides stay.
+    assert on.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 16
+    assert on.get("NEWSWARC_ALLOWED_NETWORKS") == ["127.0.0.1/32"]
+    # SCRAPY_PROJECT=distributed: the same wiring from the module itself.
+    module = _settings("settings.distributed")
+    for key in ("SCHEDULER", "DUPEFILTER_CLASS", "NEWSWARC_STATE_BACKEND"):
+        assert module.get(key) == on.get(key)
+
+
+def _queue(server: Any, lease_timeout: float) -> LeasedQueue:
+    from scrapy import Spider
+
+    spider = Spider("news")
+    return LeasedQueue(server, spider, "t:requests", lease_timeout=lease_timeout, worker="w1")
+
+
+def test_scrapy_redis_forgets_a_taken_request_the_leased_queue_does_not(redis_db: Any) -> None:
+    from scrapy import Request, Spider
+    from scrapy_redis.queue import PriorityQueue
+
+    server = redis_db.client()
+    # scrapy-redis 0.9: pop removes the request from Redis. A worker SIGKILLed now loses it.
+    plain = PriorityQueue(server, Spider("news"), "p:requests")
+    plain.push(Request("http://127.0.0.1:9/a"))
+    assert plain.pop() is not None
+    assert server.keys("p:*") == []  # nowhere in Redis any more
+    # Ours: taken under a lease that expires back into the queue if nobody acknowledges it.
+    queue = _queue(server, lease_timeout=0.3)
+    queue.push(Request("http://127.0.0.1:9/a", priority=5))
+    queue.push(Request("http://127.0.0.1:9/b"))
+    first = queue.pop()
+    assert first is not None and first.url.endswith("/a") and first.meta[LEASE] == "w1:1"
+    assert queue.counts() == (1, 1)
+    assert queue.expire() == 0  # not run out yet
+    time.sleep(0.4)
+    assert queue.expire() == 1
+    assert queue.counts() == (2, 0)
+    again = queue.pop()
+    assert again is not None and again.url.endswith("/a")  # back with its priority
+    assert LEASE not in queue._decode_request(queue._encode_request(again)).meta
+    assert queue.renew([again.meta[LEASE]]) == 1
+    queue.ack([again.meta[LEASE]])
+    assert queue.renew([again.meta[LEASE]]) == 0  # gone: an ack is final
+    time.sleep(0.4)
+    assert queue.expire() == 0
+    assert queue.counts() == (1, 0)
+
+
+def test_scrapy_redis_scheduler_would_close_a_worker_while_others_still_work(
+    redis_db: Any,
+) -> None:
+    from scrapy import Request
+    from scrapy_redis.scheduler import Scheduler
+
+    from crawler.redisqueue import LeaseScheduler
+
+    server = redis_db.client()
+    queue = _queue(server, lease_timeout=30)
+    queue.push(Request("http://127.0.0.1:9/listing"))
+    assert queue.pop() is not None  # another worker took the listing and is fetching it
+    # scrapy-redis counts only the queue: this worker would go idle and close, though the
+    # listing being fetched elsewhere will add the run's articles in a moment.
+    plain = Scheduler(server, queue_key="t:requests", persist=True)
+    plain.queue = queue
+    assert plain.has_pending_requests() is False
+    ours = LeaseScheduler(server, lease_timeout=30, queue_key="t:requests", persist=True)
+    ours.queue = queue
+    assert ours.has_pending_requests() is True
+
+
+@pytest.mark.e2e
+def test_a_bad_redis_url_or_refused_password_stops_with_one_critical_line(
+    redis_db: Any, tmp_path: Path
+) -> None:
+    from tests.crawlrun import run_crawl
+
+    cases = {
+        "redis://127.0.0.1:notaport/0": "Port could not be cast to integer",
+        redis_db.url.replace(redis_db.password, "wrong-password"): "invalid",
+    }
+    for url, why in cases.items():
+        result = run_crawl(
+            tmp_path,
+            ["-a", "url=http://127.0.0.1:9/news/2026/12/01/never.html"],
+            {"NEWSWARC_ARCHIVE_URI": str(tmp_path / "a")},
+            env={"NEWSWARC_REDIS_URL": url},
+            timeout=60,
+        )
+        assert result.returncode == 1, result.log[-2000:]
+        critical = [ln for ln in result.log.splitlines() if "CRITICAL" in ln]
+        assert len(critical) == 1, result.log[-2000:]
+        assert "NEWSWARC_REDIS_URL" in critical[0] and why in critical[0], critical[0]
+        assert "wrong-password" not in result.log
+        assert "Traceback" not in result.log
+
+
+def _articles(archive: Path) -> list[dict[str, Any]]:
+    return [r for p in archive.glob("articles/*/*/*/*.jsonl.gz") for r in read_jsonl_gz(p)]
+
+
+@pytest.mark.e2e
+def test_three_workers_one_killed_archive_every_article_once(
+    redis_db: Any, tmp_path: Path, local_crawl: Any
+) -> None:
+    # The same site as the single-process crawl, answering slowly so the kill lands mid-crawl.
+    site = NewsSite(delay=0.4).start()
+    expected = sorted(urlsplit(r["url"]).path for r in _articles(local_crawl["archive"]))
+    archive = tmp_path / "archive"
+    args = ["-a", f"start_urls={site.base_url}/"]
+    env = {"NEWSWARC_REDIS_URL": redis_db.url}
+
+    def worker(name: str) -> subprocess.Popen[str]:
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        settings = {
+            "NEWSWARC_ARCHIVE_URI": archive,
+            "NEWSWARC_SPOOL_DIR": tmp_path / f"spool-{name}",
+            "NEWSWARC_REDIS_LEASE_TIMEOUT": 1.5,
+            "NEWSWARC_REDIS_POLL_INTERVAL": 0.1,
+            "CONCURRENT_REQUESTS": 1,
+        }
+        return start_crawl(folder, args, settings, env)
+
+    try:
+        workers = {name: worker(name) for name in ("w1", "w2", "w3")}
+        victim = tmp_path / "spool-w2"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(f.stat().st_size for f in victim.glob("warc/*/*/*/*.warc.gz.open")):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)  # a capture or two more: a request taken and in flight
+        os.kill(workers["w2"].pid, signal.SIGKILL)
+        workers["w2"].communicate()
+        # Restarted on its own spool, as an orchestrator would: it recovers what the killed
+        # process left and joins the run.
+        workers["w2b"] = worker("w2")
+        logs = {}
+        for name, proc in workers.items():
+            if name == "w2":
+                continue
+            out, err = proc.communicate(timeout=120)
+            logs[name] = err + out
+            assert proc.returncode == 0, logs[name][-3000:]
+    finally:
+        site.stop()
+    records = _articles(archive)
+    paths = sorted(urlsplit(r["url"]).path for r in records)
+    assert paths == expected  # every article, none twice
+    assert {r["version"] for r in records} == {1}
+    for warc in archive.glob("warc/*/*/*/*.warc.gz"):
+        check_warc_file(warc)
+    verify = subprocess.run(
+        [NEWSWARC, "verify", str(archive)], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
+    requeued = sum("expired leases back into the queue" in log for log in logs.values())
+    assert requeued >= 1, "the killed worker's leases were never put back"
+    assert redis_db.client().keys("newswarc:run:*") == []  # the finished run forgot itself
