@@ -262,13 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_captures)
 
     from crawler import addsite, schedule
-    from pipelines import quality, verify, wacz
+    from pipelines import quality, staterebuild, verify, wacz
 
     verify.register(sub)
     wacz.register(sub)
     schedule.register(sub)
     quality.register(sub)
     addsite.register(sub)
+    staterebuild.register(sub)
 
     p = sub.add_parser("capture", help="print the archived HTTP response of a URL")
     p.add_argument("archive", help="archive URI")
