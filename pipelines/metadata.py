@@ -475,6 +475,15 @@ def parse_html(text: str) -> Any:
     if tree.find("body") is None:
         # A frameset or head-only page: give the rest of the pipeline the body it looks for.
         etree.SubElement(tree, "body")
+    body = tree.find("body")
+    for stray in list(tree.itersiblings()):
+        # Markup after a second <html> (templates that print a whole page into another) ends up
+        # as a sibling of the root, where no one looks: the article can be there.
+        if isinstance(stray.tag, str):
+            inner = stray.find("body")
+            for child in list(inner if inner is not None else stray):
+                if child.tag != "head":
+                    body.append(child)  # moved: the sibling is left empty
     return tree
 
 
@@ -620,7 +629,7 @@ def _is_author_element(el: Any) -> bool:
         ) or (
             len(links) == 1
             and _name_like(" ".join(links[0].text_content().split()))
-            and not _elsewhere(el)
+            and not is_elsewhere(el)
         )
     return 0 < len(el.text_content().split()) <= 5
 
@@ -765,7 +774,7 @@ def _labelled_authors(body: Any) -> list[str]:
         elif _BYLINE_ANYWHERE.match(own):
             text = " ".join(el.text_content().split())
             name = text if len(text) <= 80 else None
-        if not name or _elsewhere(el):
+        if not name or is_elsewhere(el):
             continue
         names = split_authors([name])
         if names and all(_name_like(n) or len(n.split()) == 1 for n in names):
@@ -822,7 +831,7 @@ _ELSEWHERE = re.compile(
 )
 
 
-def _elsewhere(el: Any) -> bool:
+def is_elsewhere(el: Any) -> bool:
     """Tell whether an element sits in comments, a sidebar, a footer or a box of other posts."""
     for depth, anc in enumerate(el.iterancestors()):
         if depth > 12 or anc.tag in ("body", "article", "main"):
@@ -851,7 +860,7 @@ def _marked_authors(body: Any) -> list[str]:
             continue
         if el.tag == "a" and _AUTHOR_HREF.search(el.get("href") or ""):
             name = clean_author(" ".join(el.text_content().split()))
-            if name and _name_like(name) and split_authors([name]) and not _elsewhere(el):
+            if name and _name_like(name) and split_authors([name]) and not is_elsewhere(el):
                 return split_authors([name])
         if el.tag == "img" and el.get("alt"):
             parent = el.getparent()
@@ -866,13 +875,13 @@ def _marked_authors(body: Any) -> list[str]:
                 and alt
                 and _name_like(alt)
                 and split_authors([alt])
-                and not _elsewhere(el)
+                and not is_elsewhere(el)
             ):
                 return split_authors([alt])
         marks = " ".join((el.get("rel") or "", el.get("itemprop") or "", el.get("class") or ""))
         if not marks.strip() or not _AUTHOR_MARK.search(marks) or _NOT_BYLINE_MARK.search(marks):
             continue
-        if not _is_author_element(el) or _elsewhere(el):
+        if not _is_author_element(el) or is_elsewhere(el):
             continue
         text = " ".join(el.text_content().split())
         if not text or len(text) > _SHORT:

@@ -321,3 +321,19 @@ def test_calls_to_action_and_controls_are_not_article_text() -> None:
     assert all(para in lines for para in PARAS)
     for line in chrome:
         assert line not in lines
+
+
+def test_article_printed_after_a_second_html_element_is_extracted() -> None:
+    from pipelines.extract import extract_article
+
+    story = "".join(
+        f"<p>Paragraph {n} of the story tells what happened at the meeting in some detail.</p>"
+        for n in range(12)
+    )
+    page = (
+        "<html><head><title>Story</title></head><body><nav><a href='/'>Home</a></nav>"
+        "</body></html><html><body><div class='blog-content'>" + story + "</div></body></html>"
+    )
+    record = extract_article(page.encode(), "https://news.example/a/1")
+    assert record is not None
+    assert "Paragraph 11 of the story" in record["text"]

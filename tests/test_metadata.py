@@ -203,3 +203,14 @@ def test_byline_names_lose_glued_dates_roles_and_portraits() -> None:
         "<span class='x'>Social Media</span></div><p>" + "story " * 60 + "</p></body></html>"
     )
     assert read_visible_meta(tree).authors == ["Kendall Breitman"]
+
+
+def test_markup_after_a_second_html_element_is_kept_in_the_body() -> None:
+    # A template that prints a whole page after the first one's </html>: lxml makes the second
+    # <html> a sibling of the root, outside the tree everything else walks.
+    tree = parse_html(
+        "<html><head><title>T</title></head><body><p>menu</p></body></html>"
+        "<html><body><div id='story'><p>First paragraph of the story.</p></div></body></html>"
+    )
+    assert tree.find("body").find(".//div[@id='story']") is not None
+    assert "First paragraph of the story." in tree.find("body").text_content()
