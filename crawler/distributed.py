@@ -94,7 +94,8 @@ class RedisWorker:
         self.server = server
         self.url = url
         self.run = run
-        self.prefix = f"{settings.get('NEWSWARC_REDIS_PREFIX') or 'newswarc'}:run:{run}"
+        self.root = str(settings.get("NEWSWARC_REDIS_PREFIX") or "newswarc")
+        self.prefix = f"{self.root}:run:{run}"
         self.seed_key = f"{self.prefix}:seed"
         self.workers_key = f"{self.prefix}:workers"
         self.worker = worker_identity()
@@ -212,6 +213,7 @@ class RedisWorker:
                 # The run is over: its seen set goes, so the next run of these arguments
                 # starts fresh.
                 self.server.delete(f"{self.prefix}:dupefilter", self.seed_key, self.workers_key)
+                self.server.hdel(f"{self.root}:active", self.run)  # `newswarc enqueue` may again
         except redis.RedisError as exc:
             logger.warning("newswarc: Redis unreachable at close (%s)", exc)
 

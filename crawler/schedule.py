@@ -405,6 +405,9 @@ def run_due(
 
     """
     cmd = list(crawl_cmd) if crawl_cmd is not None else CRAWL_CMD
+    if crawl_cmd is None and (env if env is not None else os.environ).get("NEWSWARC_REDIS_URL"):
+        # Distributed: the due site is handed to the workers (one active run per site).
+        cmd = [str(Path(sys.executable).parent / "newswarc"), "enqueue", "--site", "{path}"]
     if once:
         return _run_pass(sites_dir, state_dir, now, cmd, env)
     quiet: dict[Path, str] = {}  # a broken config is reported again only when its error changes

@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", action="store_true", help="every URL under this one")
     p.set_defaults(func=cmd_captures)
 
-    from crawler import addsite, schedule
+    from crawler import addsite, enqueue, schedule
     from pipelines import quality, staterebuild, verify, wacz
 
     verify.register(sub)
@@ -270,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality.register(sub)
     addsite.register(sub)
     staterebuild.register(sub)
+    enqueue.register(sub)
 
     p = sub.add_parser("capture", help="print the archived HTTP response of a URL")
     p.add_argument("archive", help="archive URI")
