@@ -142,9 +142,12 @@ def _body_lines(text: str, *headlines: str | None) -> list[str]:
         for line in lines
         if not re.fullmatch(r"\|?(\s*:?-{3,}:?\s*\|)+\s*", line)
     ]
-    lines = [line for line in lines if not _is_chrome_line(line)]
-    # A closing line about the author ("Jane Roe is a contributing writer at …") is a bio.
-    while lines and len(lines[-1]) < 300 and _BIO.match(lines[-1]):
+    lines = [_SIGN_UP_SENTENCE.sub("", line) for line in lines if not _is_chrome_line(line)]
+    # A closing line about the author ("Jane Roe is a contributing writer at …") is a bio; one
+    # asking to like, share or subscribe is a call to action.
+    while (
+        lines and len(lines[-1]) < 400 and (_BIO.match(lines[-1]) or _CLOSING_ASK.search(lines[-1]))
+    ):
         lines.pop()
     return lines
 
@@ -153,6 +156,8 @@ def _is_chrome_line(line: str) -> bool:
     """Tell whether a line is page chrome: rights, ad labels, wire credits, "updated … ago"."""
     if len(line) >= 300:
         return False
+    # A leading emoji, arrow or bullet does not make a call to action article text.
+    line = _LEADING_SYMBOLS.sub("", line)
     low = line.casefold()
     if _RIGHTS.match(line) or low in _AD_LABELS or _CREDITS.search(line):
         return True
@@ -160,13 +165,35 @@ def _is_chrome_line(line: str) -> bool:
         return True
     if len(line) < 140 and (_CALL_TO_ACTION.match(line) or _PAGE_CHROME.fullmatch(low)):
         return True
-    if low.split(" ", 1)[0].strip("·|-") in _AD_LABELS and len(low.split()) <= 5:
-        return True  # "Advertisement · scroll to continue"
+    if low.split(" ", 1)[0].strip("·|-:") in _AD_LABELS and len(low.split()) <= 5:
+        return True  # "Advertisement · scroll to continue", "Advertisement: New Book!"
+    if len(line) < 100 and _TALK_TO_US.search(line):
+        return True
     if re.fullmatch(r"\d{1,3}\s*/\s*\d{1,3}", low):
         return True  # a gallery's "3 / 10" counter
     return len(low.split()) <= 6 and bool(_UPDATED_AGO.search(low))
 
 
+_LEADING_SYMBOLS = re.compile(r"^[^\w(\[\"'“‘«¿¡]+")
+# Short lines that send the reader to the site's sales team, wherever the phrase stands.
+_TALK_TO_US = re.compile(
+    r"\b(talk|speak|chat) (to|with) (our|an?|one of our) [\w -]{0,40}"
+    r"(experts?|specialists?|team|advisors?|consultants?)\b|^fill (out|in) (the|this|our) form\b",
+    re.IGNORECASE,
+)
+# A paragraph's closing sentence that asks for a newsletter sign-up; the rest of it stays.
+_SIGN_UP_SENTENCE = re.compile(
+    r"(?<=[.!?…])\s+((sign up|subscribe)( now| today)? (for|to) [^.!?]{0,80}"
+    r"\bnewsletters?\b[^.!?]{0,60}[.!]?)$",
+    re.IGNORECASE,
+)
+# The article's last lines asking readers to like, share or subscribe.
+_CLOSING_ASK = re.compile(
+    r"\b(if you (liked|enjoyed) (this|the) (article|post|story|piece)\b"
+    r"|please (consider )?(liking|sharing|subscribing|supporting)\b"
+    r"|(subscribe|sign up) (to|for) (our|my|the) [\w ]{0,40}newsletter\b)",
+    re.IGNORECASE,
+)
 _PROMO = re.compile(
     r"^(skip (past|to)\b|our standards\b|this (article|story) (appears|appeared) in\b"
     r"|follow (us|[\w ]{1,30}) on (facebook|twitter|x\b|instagram)"
@@ -188,6 +215,7 @@ _CALL_TO_ACTION = re.compile(
     r"|back to (blog|top|home|articles|news|all)\b|(next|previous|prev) (article|post|story)\b"
     r"|(browse |see |view )?(related|similar|recommended) (articles|posts|stories|reads)\b"
     r"|(you (may|might) (also )?like|more (from|stories from|like this))\b"
+    r"|(recent|latest|popular|trending|most read) (posts|articles|stories|news)\s*:?$"
     r"|posted (by|in|on) .{0,60}\b(at|on|in)\b|filed under\b|tagged( with)?:"
     r"|(written|reviewed|fact[- ]checked|edited) by [\w.'’ -]{2,40}$"
     r"|((featured?|top|header|lead|cover) )?(image|photo|picture|photograph)s?( credits?)?:?"

@@ -308,19 +308,40 @@ def test_calls_to_action_and_controls_are_not_article_text() -> None:
         "Photo by John Doe via Example Images",
         "Abonnez-vous à notre lettre",
         "اشترك الآن في النشرة البريدية",
+        "🚀 Sign up for The Daily newsletter",
+        "Advertisement: New Book Out Now!",
+        "Recent posts:",
+        "Talk to our marketing experts",
     ]
     keep = (
         "Subscribers to the city's flood alert service said the warnings came too late for "
         "most households on the lower terraces, according to the council's own review."
     )
-    extra = "".join(f"<p>{line}</p>" for line in chrome) + f"<p>{keep}</p>"
+    also_kept = "Recent posts on the council's forum show that residents asked for the alerts."
+    closing = (
+        "This newsletter is written by volunteers. If you liked this article, please consider "
+        "sharing it and subscribing to our weekly newsletter."
+    )
+    asks = (
+        "The review will be published in March, the council said. Sign up for our newsletter "
+        "for the best of the city."
+    )
+    extra = (
+        "".join(f"<p>{line}</p>" for line in chrome)
+        + f"<p>{keep}</p><p>{also_kept}</p><p>{asks}</p><p>{closing}</p>"
+    )
     record = extract_article(page(extra=extra), URL)
     assert record is not None
     lines = record["text"].split("\n")
     assert keep in lines
+    assert also_kept in lines
     assert all(para in lines for para in PARAS)
     for line in chrome:
         assert line not in lines
+    # The sign-up sentence goes, the paragraph's own sentence stays; the closing ask goes.
+    assert "The review will be published in March, the council said." in lines
+    assert "Sign up for our newsletter" not in record["text"]
+    assert "please consider" not in record["text"]
 
 
 def test_article_printed_after_a_second_html_element_is_extracted() -> None:
