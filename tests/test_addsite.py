@@ -258,3 +258,13 @@ def test_command_uses_the_project_settings(shapes: ShapeSites, tmp_path: Path) -
     again = run()
     assert again.returncode == 2 and "exists (use --force" in again.stdout
     assert run("--force").returncode == 0
+
+
+def test_redirects_are_followed_and_checked(shapes: ShapeSites) -> None:
+    client = fetcher()
+    page = client.get(shapes.origin("www.redirect.test") + "/home")
+    assert page.url == shapes.home("plain") and b"plain news" in page.body
+    before = len(shapes.requests)
+    with pytest.raises(FetchError, match=r"10\.0\.0\.1: refused"):
+        client.get(shapes.origin("www.redirect.test") + "/private")
+    assert shapes.requests[before:] == [("www.redirect.test", "/private")]  # nothing more

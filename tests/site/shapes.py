@@ -86,6 +86,9 @@ class ShapeSites:
                 sites.requests.append((host, self.path))
                 status, kind, body = sites.page(host, self.path)
                 self.send_response(status)
+                if status in (301, 302):
+                    self.send_header("Location", body.decode())
+                    body = b""
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -108,6 +111,9 @@ class ShapeSites:
 
     def page(self, host: str, path: str) -> tuple[int, str, bytes]:
         html = "text/html; charset=utf-8"
+        if host == "www.redirect.test":  # a redirect to a private address, and one to a site
+            target = "http://10.0.0.1/" if path == "/private" else self.home("plain")
+            return 302, html, target.encode()
         shape = host.split(".")[-2] if host.endswith(".test") else ""
         now = datetime.now(UTC)
         articles = self.articles(shape) if shape in SHAPES else []
