@@ -1,7 +1,7 @@
 """Distributed crawl: frontier, seen set and crawl state in Redis (``NEWSWARC_REDIS_URL``)."""
 
 from settings.base import *  # noqa: F403
-from settings.base import EXTENSIONS, SPIDER_MIDDLEWARES, os
+from settings.base import DOWNLOADER_MIDDLEWARES, EXTENSIONS, SPIDER_MIDDLEWARES, os
 
 # redis://[:password@]host:port/db. Set in any environment, this variable alone switches it to
 # this wiring (crawler.distributed.DistributedAddon); SCRAPY_PROJECT=distributed does too.
@@ -21,6 +21,15 @@ SPIDER_MIDDLEWARES = {
     **SPIDER_MIDDLEWARES,
     "crawler.distributed.SeedOnce": 10,  # only the run's first worker sends start requests
 }
+DOWNLOADER_MIDDLEWARES = {
+    **DOWNLOADER_MIDDLEWARES,
+    # Last before the download (ConnectedAddressMiddleware 990 aside): a host slot is held only
+    # while the request is on the wire; per host for the whole cluster, robots Crawl-delay too.
+    "crawler.politeness.ClusterPolitenessMiddleware": 980,
+}
+# Downloads per host across all workers (0: CONCURRENT_REQUESTS_PER_DOMAIN); DOWNLOAD_DELAY
+# and robots.txt Crawl-delay hold across the cluster too.
+NEWSWARC_REDIS_HOST_CONCURRENCY = 0
 NEWSWARC_REDIS_PREFIX = "newswarc"  # keys: PREFIX:run:RUN:requests, …:leases, …:dupefilter
 NEWSWARC_REDIS_RUN = None  # default: named by the spider's arguments
 # A taken request goes back to the queue this long after its worker stopped renewing it.

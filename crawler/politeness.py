@@ -1,0 +1,132 @@
+"""Politeness for the whole cluster: per-host concurrency and delay held in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import redis
+from protego import Protego
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.distributed import RedisWorker
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Request, Response
+
+logger = logging.getLogger(__name__)
+
+# Take a slot of the host if fewer than ARGV[1] are taken and its delay has passed. Slots are
+# leases too (ARGV[3] ms): a worker killed mid-download frees its slot when it runs out.
+# Returns 0 (taken), a wait in ms (the delay), or -1 (every slot taken).
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now < nxt then return nxt - now end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return -1 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+local delay = math.max(tonumber(ARGV[4]), tonumber(redis.call('GET', KEYS[3]) or '0'))
+if delay > 0 then redis.call('SET', KEYS[2], now + delay, 'PX', math.ceil(delay)) end
+return 0
+"""
+
+#: request.meta key of the host slot a download holds.
+SLOT = "newswarc_host_slot"
+
+
+class ClusterPolitenessMiddleware:
+    """Downloader middleware: per-host concurrency and delay for the whole cluster.
+
+    At most ``NEWSWARC_REDIS_HOST_CONCURRENCY`` downloads per host across every worker, started
+    at least ``DOWNLOAD_DELAY`` (or the host's robots.txt ``Crawl-delay``, whichever is longer)
+    apart.
+
+    Scrapy's own per-host limits hold per process: N workers would hit a site N times harder.
+    A request waits here (without holding a download slot) until Redis grants it a host slot;
+    the slot goes back when its response or error comes, or after ``DOWNLOAD_TIMEOUT`` plus a
+    margin if its worker died.
+    """
+
+    def __init__(self, worker: RedisWorker, *, concurrency: int, delay: float, hold: float):
+        self.worker = worker
+        self.server = worker.server
+        self.root = worker.root
+        self.concurrency = concurrency
+        self.delay_ms = int(delay * 1000)
+        self.hold_ms = int(hold * 1000)
+        self._acquire = self.server.register_script(_ACQUIRE)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClusterPolitenessMiddleware:
+        worker = crawler.get_extension(RedisWorker)
+        if worker is None:
+            raise NotConfigured
+        settings = crawler.settings
+        concurrency = settings.getint("NEWSWARC_REDIS_HOST_CONCURRENCY") or settings.getint(
+            "CONCURRENT_REQUESTS_PER_DOMAIN", 4
+        )
+        return cls(
+            worker,
+            concurrency=concurrency,
+            delay=settings.getfloat("DOWNLOAD_DELAY", 0.0),
+            hold=settings.getfloat("DOWNLOAD_TIMEOUT", 30.0) + 30.0,
+        )
+
+    def _keys(self, host: str) -> list[str]:
+        base = f"{self.root}:host:{host}"
+        return [f"{base}:slots", f"{base}:next", f"{base}:crawl_delay"]
+
+    async def process_request(self, request: Request) -> None:
+        host = urlparse_cached(request).hostname or ""
+        token = uuid.uuid4().hex
+        keys = self._keys(host)
+        args: list[str | int] = [self.concurrency, token, self.hold_ms, self.delay_ms]
+        while True:
+            try:
+                wait = int(self._acquire(keys=keys, args=args))
+            except redis.RedisError as exc:
+                logger.warning("newswarc: Redis unreachable for host slots (%s); waiting", exc)
+                wait = 2000
+            if wait == 0:
+                break
+            await asyncio.sleep(0.02 if wait < 0 else wait / 1000)
+        request.meta[SLOT] = (host, token)
+
+    def _release(self, request: Request) -> None:
+        held = request.meta.pop(SLOT, None)
+        if held is None:
+            return
+        try:
+            self.server.zrem(self._keys(held[0])[0], held[1])
+        except redis.RedisError as exc:  # the slot runs out by itself
+            logger.warning("newswarc: host slot not released (%s)", exc)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        self._release(request)
+        if urlparse_cached(request).path == "/robots.txt" and response.status == 200:
+            self._note_crawl_delay(request, response)
+        return response
+
+    def process_exception(self, request: Request, exception: BaseException) -> Any:
+        self._release(request)
+        return None
+
+    def _note_crawl_delay(self, request: Request, response: Response) -> None:
+        user_agent = (request.headers.get(b"User-Agent") or b"").decode("latin-1") or "*"
+        try:
+            delay = Protego.parse(response.body.decode("utf-8", "replace")).crawl_delay(user_agent)
+        except Exception:  # a robots.txt we cannot read gives no delay; Scrapy reports it
+            return
+        if delay:
+            host = urlparse_cached(request).hostname or ""
+            self.server.set(self._keys(host)[2], int(float(delay) * 1000), ex=86400)
+            logger.info(
+                "robots.txt of %s asks for a crawl delay of %s s (whole cluster)", host, delay
+            )
