@@ -51,7 +51,14 @@ class Thresholds:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown quality thresholds: {', '.join(sorted(unknown))}")
-        return cls(**{k: type(getattr(cls(), k))(v) for k, v in values.items()})
+        defaults = cls()
+
+        def cast(key: str, value: Any) -> Any:
+            if isinstance(getattr(defaults, key), bool):
+                return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
+            return type(getattr(defaults, key))(value)
+
+        return cls(**{k: cast(k, v) for k, v in values.items()})
 
 
 @dataclass(frozen=True)

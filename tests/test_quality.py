@@ -118,6 +118,8 @@ def test_thresholds_from_settings() -> None:
     t = Thresholds.from_mapping({"words_drop_warning": "0.2", "min_articles": 1})
     assert t.words_drop_warning == 0.2 and t.min_articles == 1
     assert [a.level for a in evaluate(summary(median_words=230.0), [summary()], t)] == ["WARNING"]
+    off = Thresholds.from_mapping({"all_rejected_critical": "false"})
+    assert evaluate(summary(candidates=8, extracted=0, rejected={}), [], off) == []
     with pytest.raises(ValueError, match="unknown quality thresholds: colour"):
         Thresholds.from_mapping({"colour": 1})
 
