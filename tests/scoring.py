@@ -113,14 +113,20 @@ def fold(text: str) -> str:
 def found(text: str, snippets: list[str], *, folded: bool = False) -> list[str]:
     """Return the non-empty ``snippets`` found in ``text`` (normalized, case-insensitive).
 
-    With ``folded``, typographic quotes and dashes match their ASCII forms on both sides, and
-    Markdown list markers at line starts are ignored.
+    With ``folded``, typographic quotes and dashes match their ASCII forms on both sides,
+    Markdown list markers at line starts are ignored, entities are decoded and a space before
+    a closing or after an opening punctuation mark does not count (gold snippets were copied
+    with spaces where a link ended: "camera types , we're", "( Philodendron )").
     """
     if not folded:
         return leaks(text, snippets)
-    body = norm(_unlisted(fold(text)))
-    keys = [(s, norm(_unlisted(fold(s)))) for s in snippets]
+    body = _tight(norm(_unlisted(fold(html.unescape(text)))))
+    keys = [(s, _tight(norm(_unlisted(fold(html.unescape(s)))))) for s in snippets]
     return [s for s, key in keys if key and key in body]
+
+
+def _tight(text: str) -> str:
+    return re.sub(r"([(\[])\s+", r"\1", re.sub(r"\s+([,.;:!?)\]])", r"\1", text))
 
 
 def _unlisted(text: str) -> str:

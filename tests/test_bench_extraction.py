@@ -88,3 +88,15 @@ def test_folded_snippets_ignore_list_markers() -> None:
     text = "Apps we like:\nHeadspace\nCalm"
     assert found(text, ["- Headspace\n- Calm"], folded=True) == ["- Headspace\n- Calm"]
     assert found(text, ["- Headspace\n- Insight Timer"], folded=True) == []
+
+
+def test_found_folded_ignores_spaces_inside_punctuation_and_entities() -> None:
+    text = "In our guide to camera types, we're going back to basics (Philodendron hederaceum)."
+    assert found(text, ["camera types , we're going"], folded=True) == [
+        "camera types , we're going"
+    ]
+    assert found(text, ["( Philodendron hederaceum )"], folded=True) == [
+        "( Philodendron hederaceum )"
+    ]
+    assert found(text, ["we&#39;re going back"], folded=True) == ["we&#39;re going back"]
+    assert found(text, ["camera types, we are going"], folded=True) == []
