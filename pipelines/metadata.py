@@ -363,6 +363,11 @@ def _reader_date(value: str | None) -> str | None:
     return dates[0].iso if len(dates) == 1 else None
 
 
+def _publisher_name(article: dict[str, Any]) -> str | None:
+    publisher = article.get("publisher")
+    return _first_str(publisher.get("name")) if isinstance(publisher, dict) else None
+
+
 def read_page_meta(tree: Any) -> PageMeta:
     """Collect the metadata a page declares from its parsed lxml tree."""
     meta = PageMeta()
@@ -406,7 +411,12 @@ def read_page_meta(tree: Any) -> PageMeta:
             if label in ("written by", "author", "by") and _tag(tags, f"twitter:data{n}"):
                 authors = [_tag(tags, f"twitter:data{n}") or ""]
                 break
+    # "Jane Roe, The Daily Courier": the publisher after the names is no author.
+    outlets = {n.casefold() for n in (meta.site_name, _publisher_name(article)) if n}
     meta.authors = split_authors(authors)
+    people = [a for a in meta.authors if a.casefold() not in outlets]
+    if people:
+        meta.authors = people  # a page signed by its outlet alone keeps that signature
 
     for value, source in (
         (_first_str(article.get("datePublished")), "json-ld"),
@@ -586,6 +596,13 @@ _NOT_A_NAME = re.compile(
 )
 
 
+_NOT_WRITER = re.compile(
+    r"\b(fact[- ]?checked|(medically |expert )?reviewed|edited|verified|illustrated)\s+by\b"
+    r"|\bمراجعة\b|\brelu par\b|\brevisado por\b",
+    re.IGNORECASE,
+)
+
+
 def _byline_names(el: Any, text: str) -> list[str]:
     # Names marked up one by one (class "byline__name", "author-name") are the clearest.
     marked = [
@@ -595,10 +612,15 @@ def _byline_names(el: Any, text: str) -> list[str]:
     ]
     if marked:
         return split_authors(marked)
+    # Names after "Reviewed by", "Fact-checked by", "Edited by" are not the authors'.
+    spaced = _spaced_text(el)
+    marker = _NOT_WRITER.search(spaced)
+    cut = marker.start() if marker else len(spaced)
     links = [
         (" ".join(a.text_content().split()), a.get("href") or "", a.get("rel") or "")
         for a in el.iter("a")
     ]
+    links = [link for link in links if spaced.find(link[0]) < cut]
     links = [
         (t, href, rel)
         for t, href, rel in links
@@ -609,7 +631,7 @@ def _byline_names(el: Any, text: str) -> list[str]:
     anchors = authorish or [t for t, _, _ in links]
     if anchors:
         return split_authors(anchors)
-    rest = _AUTHOR_PREFIX.sub("", text, count=1)
+    rest = _AUTHOR_PREFIX.sub("", text[: marker.start()] if marker else text, count=1)
     # The name ends where the date, a separator or a second field begins.
     rest = re.split(r"\s[|•·]\s|\s[-–—]\s|\d|[|•·]|\s{2,}", rest)[0]
     return split_authors([rest])

@@ -214,3 +214,23 @@ def test_markup_after_a_second_html_element_is_kept_in_the_body() -> None:
     )
     assert tree.find("body").find(".//div[@id='story']") is not None
     assert "First paragraph of the story." in tree.find("body").text_content()
+
+
+def test_reviewers_and_the_outlet_are_not_authors() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    tree = parse_html(
+        "<html><body><h1>Stocks</h1><div class='byline'>By <a href='/author/1/'>Scott Levine"
+        "</a> - Updated Sep 9, 2025 | Fact-checked by <a href='/author/2/'>Frank Bass</a></div>"
+        "<p>" + "story " * 60 + "</p></body></html>"
+    )
+    assert read_visible_meta(tree).authors == ["Scott Levine"]
+    head = (
+        '<html><head><meta property="og:site_name" content="The Daily Courier">'
+        '<script type="application/ld+json">{"@type": "NewsArticle", "author": {"@type": '
+        '"Person", "name": "%s"}}</script></head><body></body></html>'
+    )
+    signed = read_page_meta(parse_html(head % "Jane Roe and John Doe, The Daily Courier"))
+    assert signed.authors == ["Jane Roe", "John Doe"]
+    # Signed by the outlet alone: that is the signature there is.
+    assert read_page_meta(parse_html(head % "The Daily Courier")).authors == ["The Daily Courier"]
