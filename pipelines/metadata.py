@@ -791,8 +791,14 @@ def _labelled_authors(body: Any) -> list[str]:
         if not own or len(own) > 80:
             continue
         name = None
-        if len(el) == 0 and _BYLINE_LABEL.match(own):
-            name = _next_text(el)
+        if _BYLINE_LABEL.match(own):
+            # "Written by <span>Name</span>", or the label alone and the name after it.
+            first = el[0] if len(el) else None
+            name = (
+                _spaced_text(first)
+                if first is not None and isinstance(first.tag, str) and first.tag != "br"
+                else _next_text(el)
+            )
         elif _BYLINE_ANYWHERE.match(own):
             text = " ".join(el.text_content().split())
             name = text if len(text) <= 80 else None

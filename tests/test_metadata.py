@@ -176,6 +176,11 @@ def test_bylines_as_label_and_name_and_named_teams() -> None:
         "<p>Written by John Crenshaw</p></div></body></html>"
     )
     assert read_visible_meta(tree).authors == ["John Crenshaw"]
+    tree = parse_html(
+        "<html><body><h1>Headline</h1>" + story * 3 + "<div class='x'><div class='name'>"
+        "Written by <span>Meghan Neville</span></div><div>Content writer</div></div></body></html>"
+    )
+    assert read_visible_meta(tree).authors == ["Meghan Neville"]
     # The same label in a comment section names a commenter, not the author.
     tree = parse_html(
         "<html><body><h1>Headline</h1>" + story * 3 + "<div class='comments'>"
