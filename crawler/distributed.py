@@ -17,6 +17,7 @@ from twisted.internet import task
 from crawler.extensions import ArchiveConfigError, ArchiveExtension
 from crawler.redaction import without_userinfo
 from crawler.redisqueue import LeaseScheduler, worker_identity
+from pipelines.redisstate import patient_client
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -66,7 +67,7 @@ class DistributedAddon:
 def redis_client(url: str, timeout: float = 10.0) -> redis.Redis:
     """Return a client of the Redis at ``url`` (``redis://[:password@]host:port/db``)."""
     return redis.Redis.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=None
     )
 
 
@@ -98,6 +99,8 @@ class RedisWorker:
         self.prefix = f"{self.root}:run:{run}"
         self.seed_key = f"{self.prefix}:seed"
         self.workers_key = f"{self.prefix}:workers"
+        self.instance_key = f"{self.prefix}:instance"
+        self.instance: str | None = None
         self.worker = worker_identity()
         self.lease_timeout = settings.getfloat("NEWSWARC_REDIS_LEASE_TIMEOUT", 60.0)
         self.poll_interval = settings.getfloat("NEWSWARC_REDIS_POLL_INTERVAL", 1.0)
@@ -115,8 +118,9 @@ class RedisWorker:
             raise NotConfigured
         shown = without_userinfo(str(url))
         try:
-            server = redis_client(str(url))
-            server.ping()
+            # Checked once without retries: an unreachable Redis at start is a config error.
+            redis_client(str(url)).ping()
+            server = patient_client(str(url), settings.getfloat("NEWSWARC_REDIS_PATIENCE", 120.0))
         except (ValueError, redis.RedisError) as exc:
             logger.critical(
                 "newswarc: NEWSWARC_REDIS_URL %s unusable, crawl not started: %s", shown, exc
@@ -139,7 +143,19 @@ class RedisWorker:
         self.seeding = bool(
             self.server.set(self.seed_key, f"seeding:{self.worker}", nx=True, ex=ttl)
         )
+        if self.seeding:
+            # Names this run of the arguments, so its workers' crawls are listed as one.
+            archive = self.crawler.get_extension(ArchiveExtension)
+            self.instance = archive.crawl_id if archive is not None else self.worker
+            self.server.set(self.instance_key, self.instance)
+        else:
+            self._read_instance()
         return self.seeding
+
+    def _read_instance(self) -> None:
+        if self.instance is None:
+            value = self.server.get(self.instance_key)
+            self.instance = value.decode() if isinstance(value, bytes) else value
 
     def seeded(self) -> None:
         """Every start request is in the queue."""
@@ -159,13 +175,21 @@ class RedisWorker:
 
     def manifest_part(self) -> dict[str, Any]:
         """Return the run and worker of this crawl, for the manifest (one run, worker rows)."""
-        return {"distributed": {"run": self.run, "worker": self.worker, "prefix": self.prefix}}
+        return {
+            "distributed": {
+                "run": self.run,
+                "instance": self.instance,
+                "worker": self.worker,
+                "prefix": self.prefix,
+            }
+        }
 
     def heartbeat(self) -> None:
         """Renew leases, put run-out ones back, and say this worker is alive."""
         try:
             if self.seeding:
                 self.server.expire(self.seed_key, max(1, int(self.lease_timeout * 3)))
+            self._read_instance()
             if self.scheduler is not None and getattr(self.scheduler, "queue", None) is not None:
                 self.scheduler.renew()
             stats = self.crawler.stats
@@ -212,7 +236,9 @@ class RedisWorker:
             if reason == "finished" and not self.pending():
                 # The run is over: its seen set goes, so the next run of these arguments
                 # starts fresh.
-                self.server.delete(f"{self.prefix}:dupefilter", self.seed_key, self.workers_key)
+                self.server.delete(
+                    f"{self.prefix}:dupefilter", self.seed_key, self.workers_key, self.instance_key
+                )
                 self.server.hdel(f"{self.root}:active", self.run)  # `newswarc enqueue` may again
         except redis.RedisError as exc:
             logger.warning("newswarc: Redis unreachable at close (%s)", exc)

@@ -37,6 +37,7 @@ def run_keys(root: str, run: str) -> dict[str, str]:
         "seed": f"{base}:seed",
         "dupefilter": f"{base}:dupefilter",
         "workers": f"{base}:workers",
+        "instance": f"{base}:instance",
     }
 
 
@@ -51,7 +52,7 @@ def enqueue_run(server: redis.Redis, root: str, run: str, arguments: dict[str, s
         return False
     keys = run_keys(root, run)
     # A fresh run: no seen set or seed left by an interrupted one of the same name.
-    server.delete(keys["seed"], keys["dupefilter"])
+    server.delete(keys["seed"], keys["dupefilter"], keys["instance"])
     return True
 
 

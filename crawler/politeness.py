@@ -49,12 +49,22 @@ class ClusterPolitenessMiddleware:
     apart.
 
     Scrapy's own per-host limits hold per process: N workers would hit a site N times harder.
-    A request waits here (without holding a download slot) until Redis grants it a host slot;
+    A request waits here up to 0.1 s for a host slot (or the host's delay), else goes
+    back into the shared queue, behind other hosts' requests (a lower priority);
     the slot goes back when its response or error comes, or after ``DOWNLOAD_TIMEOUT`` plus a
     margin if its worker died.
     """
 
-    def __init__(self, worker: RedisWorker, *, concurrency: int, delay: float, hold: float):
+    def __init__(
+        self,
+        worker: RedisWorker,
+        stats: Any,
+        *,
+        concurrency: int,
+        delay: float,
+        hold: float,
+        max_wait: float = 0.1,
+    ) -> None:
         self.worker = worker
         self.server = worker.server
         self.root = worker.root
@@ -62,6 +72,8 @@ class ClusterPolitenessMiddleware:
         self.delay_ms = int(delay * 1000)
         self.hold_ms = int(hold * 1000)
         self._acquire = self.server.register_script(_ACQUIRE)
+        self.max_wait = max_wait
+        self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClusterPolitenessMiddleware:
@@ -74,6 +86,7 @@ class ClusterPolitenessMiddleware:
         )
         return cls(
             worker,
+            crawler.stats,
             concurrency=concurrency,
             delay=settings.getfloat("DOWNLOAD_DELAY", 0.0),
             hold=settings.getfloat("DOWNLOAD_TIMEOUT", 30.0) + 30.0,
@@ -83,11 +96,12 @@ class ClusterPolitenessMiddleware:
         base = f"{self.root}:host:{host}"
         return [f"{base}:slots", f"{base}:next", f"{base}:crawl_delay"]
 
-    async def process_request(self, request: Request) -> None:
+    async def process_request(self, request: Request) -> Request | None:
         host = urlparse_cached(request).hostname or ""
         token = uuid.uuid4().hex
         keys = self._keys(host)
         args: list[str | int] = [self.concurrency, token, self.hold_ms, self.delay_ms]
+        waited = 0.0
         while True:
             try:
                 wait = int(self._acquire(keys=keys, args=args))
@@ -96,8 +110,16 @@ class ClusterPolitenessMiddleware:
                 wait = 2000
             if wait == 0:
                 break
-            await asyncio.sleep(0.02 if wait < 0 else wait / 1000)
+            pause = 0.05 if wait < 0 else wait / 1000
+            if waited + pause > self.max_wait:
+                # The host is busy elsewhere: back into the shared queue, behind other hosts'
+                # requests, rather than hold one of this worker's concurrent requests idle.
+                self.stats.inc_value("newswarc/redis/host_busy_requeued")
+                return request.replace(priority=request.priority - 1, dont_filter=True)
+            await asyncio.sleep(pause)
+            waited += pause
         request.meta[SLOT] = (host, token)
+        return None
 
     def _release(self, request: Request) -> None:
         held = request.meta.pop(SLOT, None)

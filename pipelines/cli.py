@@ -138,19 +138,47 @@ def cmd_crawls(args: argparse.Namespace) -> int:
     """List the archive's crawls with their counts, so an empty run shows from a broken one."""
     from pipelines.reader import ArchiveReader
 
+    def row(name: str, reason: str, c: dict[str, Any]) -> str:
+        return (
+            f"{name}  {reason:<10} "
+            f"discovered {c.get('discovered', 0):>5}  fetched {c.get('pages_fetched', 0):>5}  "
+            f"new {c.get('articles_new', 0):>4}  updated {c.get('articles_updated', 0):>4}  "
+            f"unchanged {c.get('articles_unchanged', 0):>4}  errors {c.get('errors', 0):>3}  "
+            f"pending {c.get('uploads_pending', 0)}"
+        )
+
+    # A distributed run is one crawl of many workers (crawler/distributed.py): one line for
+    # the run, summed, then a row per worker's crawl.
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    order: list[tuple[str, str] | dict[str, Any]] = []
     for manifest in ArchiveReader.open(args.archive).crawls():
         if args.json:
             _print(manifest)
             continue
-        c = manifest.get("counts", {})
-        errors = c.get("errors", 0)
-        print(
-            f"{manifest['crawl_id']}  {manifest.get('finish_reason', '?'):<10} "
-            f"discovered {c.get('discovered', 0):>5}  fetched {c.get('pages_fetched', 0):>5}  "
-            f"new {c.get('articles_new', 0):>4}  updated {c.get('articles_updated', 0):>4}  "
-            f"unchanged {c.get('articles_unchanged', 0):>4}  errors {errors:>3}  "
-            f"pending {c.get('uploads_pending', 0)}"
-        )
+        run = manifest.get("distributed") or {}
+        if not run.get("run"):
+            order.append(manifest)
+            continue
+        key = (str(run["run"]), str(run.get("instance") or manifest["crawl_id"]))
+        if key not in runs:
+            runs[key] = []
+            order.append(key)
+        runs[key].append(manifest)
+    for entry in order:
+        if isinstance(entry, dict):
+            print(row(entry["crawl_id"], entry.get("finish_reason", "?"), entry["counts"]))
+            continue
+        members = runs[entry]
+        total: dict[str, Any] = {}
+        for m in members:
+            for k, v in m.get("counts", {}).items():
+                total[k] = total.get(k, 0) + v
+        reasons = sorted({m.get("finish_reason", "?") for m in members})
+        print(row(f"run {entry[0]} {entry[1]}", ",".join(reasons), total))
+        print(f"  {len(members)} workers")
+        for m in members:
+            who = m["distributed"].get("worker", "?")
+            print("  " + row(f"{m['crawl_id']} {who}", m.get("finish_reason", "?"), m["counts"]))
     return 0
 
 

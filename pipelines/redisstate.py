@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from pipelines.state import Known, Seen, StateError, Version
 
@@ -23,6 +26,43 @@ _SEEN = (
     "warc_date",
 )
 SCHEMA_VERSION = 1
+logger = logging.getLogger(__name__)
+
+
+class PatientRetry(Retry):
+    """Retry a command while Redis is unreachable (restarted, failing over), with back-off.
+
+    Logs the outage once, then every tenth attempt; a refused password is not retried. The
+    caller waits: better a paused crawl than a capture whose state was never written.
+    """
+
+    def call_with_retry(self, do: Any, fail: Any, *args: Any, **kwargs: Any) -> Any:
+        def noisy(error: Exception, *rest: Any) -> Any:
+            if isinstance(error, redis.AuthenticationError):
+                raise error
+            self.failures = getattr(self, "failures", 0) + 1
+            if self.failures % 10 == 1:
+                logger.warning("Redis unreachable (%s): waiting and retrying", error)
+            return fail(error, *rest)
+
+        result = super().call_with_retry(do, noisy, *args, **kwargs)
+        if getattr(self, "failures", 0):
+            logger.warning("Redis answers again after %d retries", self.failures)
+            self.failures = 0
+        return result
+
+
+def patient_client(url: str, patience: float = 120.0, timeout: float = 10.0) -> redis.Redis:
+    """Return a client that waits up to about ``patience`` seconds for an unreachable Redis."""
+    retries = max(1, int(patience / 2))
+    retry = PatientRetry(ExponentialBackoff(cap=2.0, base=0.05), retries)
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=retry,
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -63,7 +103,7 @@ class RedisState:
     def from_url(cls, url: str, prefix: str = "newswarc:state") -> RedisState:
         """Connect to the Redis at ``url`` (``redis://[:password@]host:port/db``)."""
         try:
-            client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
+            client = patient_client(url)
         except ValueError as exc:
             raise StateError(f"bad Redis URL: {exc}") from exc
         return cls(client, prefix)

@@ -34,5 +34,7 @@ NEWSWARC_REDIS_PREFIX = "newswarc"  # keys: PREFIX:run:RUN:requests, …:leases,
 NEWSWARC_REDIS_RUN = None  # default: named by the spider's arguments
 # A taken request goes back to the queue this long after its worker stopped renewing it.
 NEWSWARC_REDIS_LEASE_TIMEOUT = 60.0
+# Seconds a worker waits (with back-off, logged) for a Redis that stopped answering mid-crawl.
+NEWSWARC_REDIS_PATIENCE = 120.0
 NEWSWARC_REDIS_POLL_INTERVAL = 1.0  # seconds between looks at the queue while there is no work
 NEWSWARC_REDIS_CLOSE_WHEN_DONE = True  # False: a worker idles until stopped

@@ -121,6 +121,15 @@ def test_enqueued_site_runs_are_crawled_by_idle_workers_once_per_site(
         assert len(manifests) == 2  # both workers took part, each with its own crawl
         assert {m["distributed"]["run"] for m in manifests} == {"site-meridian"}
         assert len({m["distributed"]["worker"] for m in manifests}) == 2
+        # `newswarc crawls`: the run as one crawl (summed), then a row per worker.
+        listed = subprocess.run(
+            [NEWSWARC, "crawls", str(archive)], check=True, capture_output=True, text=True
+        ).stdout.splitlines()
+        assert len(listed) == 4, listed
+        assert listed[0].startswith("run site-meridian ") and listed[1] == "  2 workers"
+        written = sum(m["counts"]["articles_new"] for m in manifests)
+        assert written == len(ARTICLES) and f"new {written:>4}" in listed[0]
+        assert {ln.split()[0] for ln in listed[2:]} == {m["crawl_id"] for m in manifests}
 
         # A second run (the cron fired again): only what is new is fetched and written.
         body = site.body(ARTICLES[0]).replace(b"<title>", b"<title>Tunnel: ", 1)

@@ -1,0 +1,153 @@
+"""Distributed crawl throughput: the same crawl with 1, 2 and 4 workers sharing one Redis.
+
+Serves a latency-bound site (every answer after ``--latency`` seconds, 200 ms by default) over
+``--hosts`` host names on 127.0.0.1, with small pages so this machine's cores are not the bound,
+and crawls it with N workers (``scrapy crawl news`` processes, settings.test, a real
+redis-server) at the same per-host politeness: one download per host for the whole cluster.
+Prints for each N: pages/s (from the first page served to the last, and over the wall time with
+process start-up), speed-up against one worker, Redis commands per page (client commands; a
+pipeline's count one by one, a Lua script as one), peak RSS per worker, and CPU used (workers
+and Redis) against the machine's cores.
+
+    .venv/bin/python bench/distributed.py [--hosts 32] [--pages 12] [--workers 1,2,4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.crawlrun import start_crawl  # noqa: E402
+from tests.redisserver import RedisServer  # noqa: E402
+from tests.site.slowhosts import SlowHosts  # noqa: E402
+
+
+def _peak_rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -> dict[str, Any]:
+    """Crawl the site once with ``workers`` workers and return the figures."""
+    redis.flush()
+    site = SlowHosts(hosts=args.hosts, pages=args.pages, latency=args.latency).start()
+    client = redis.client()
+    commands0 = int(client.info("stats")["total_commands_processed"])
+    cpu = client.info("cpu")
+    redis_cpu0 = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    cpu0 = _children_cpu()
+    start = time.monotonic()
+    procs = []
+    for i in range(workers):
+        folder = tmp / f"n{workers}-w{i}"
+        folder.mkdir(parents=True)
+        settings = {
+            "NEWSWARC_ARCHIVE_URI": tmp / f"archive-{workers}",
+            "NEWSWARC_SPOOL_DIR": folder / "spool",
+            "NEWSWARC_REDIS_POLL_INTERVAL": 0.1,
+            "NEWSWARC_REDIS_HOST_CONCURRENCY": 1,
+            "CONCURRENT_REQUESTS": args.concurrency,
+            "NEWSWARC_EXTRACT_WORKERS": 1,
+            "LOG_LEVEL": "WARNING",
+            "TWISTED_DNS_RESOLVER": "tests.site.netguard.MadeUpNamesResolver",
+            "NEWSWARC_TEST_HOSTS": json.dumps(site.hosts_map()),
+        }
+        crawl_args = ["-a", "start_urls=" + ",".join(site.start_urls())]
+        procs.append(start_crawl(folder, crawl_args, settings, {"NEWSWARC_REDIS_URL": redis.url}))
+    peaks = [0] * workers
+    while any(p.poll() is None for p in procs):
+        for i, proc in enumerate(procs):
+            if proc.poll() is None:
+                peaks[i] = max(peaks[i], _peak_rss_kib(proc.pid))
+        time.sleep(0.2)
+    codes = []
+    for proc in procs:
+        proc.communicate()
+        codes.append(proc.returncode)
+    wall = time.monotonic() - start
+    cpu_used = _children_cpu() - cpu0
+    cpu = client.info("cpu")
+    redis_cpu = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]) - redis_cpu0
+    commands = int(client.info("stats")["total_commands_processed"]) - commands0
+    site.stop()
+    pages = [s for s in site.served if s[1] != "/robots.txt"]
+    robots = len(site.served) - len(pages)
+    starts = [t for _, _, t in site.started]
+    span = max(t for _, _, t in site.served) - min(starts)
+    return {
+        "workers": workers,
+        "exit_codes": codes,
+        "pages": len(pages),
+        "robots": robots,
+        "unique_pages": len({(h, p) for h, p, _ in pages}),
+        "span_s": span,
+        "wall_s": wall,
+        "pages_per_s": len(pages) / span,
+        "pages_per_s_wall": len(pages) / wall,
+        "redis_commands_per_page": (commands - 1) / len(pages),  # minus our own INFO
+        "peak_rss_mib": [round(p / 1024, 1) for p in peaks],
+        "cpu_s": cpu_used + redis_cpu,
+        "cpu_share": (cpu_used + redis_cpu) / wall / (os.cpu_count() or 1),
+        "peak_inflight_per_host": max(site.peak.values()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hosts", type=int, default=32)
+    parser.add_argument("--pages", type=int, default=12, help="pages per host besides its home")
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=4, help="CONCURRENT_REQUESTS a worker")
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="newswarc-bench-distributed-"))
+    redis = RedisServer(tmp / "redis").start()
+    try:
+        results = [run(int(n), args, redis, tmp) for n in args.workers.split(",")]
+    finally:
+        redis.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    base = results[0]["pages_per_s"]
+    print(
+        f"site: {args.hosts} hosts x {args.pages + 1} pages, {args.latency * 1000:.0f} ms a "
+        f"response, one download per host for the cluster, CONCURRENT_REQUESTS="
+        f"{args.concurrency} a worker, {os.cpu_count()} cores"
+    )
+    print(
+        "workers  pages  pages/s  speed-up  pages/s(wall)  redis cmd/page  "
+        "peak RSS MiB/worker  CPU share  peak/host  exit"
+    )
+    for r in results:
+        print(
+            f"{r['workers']:>7}  {r['pages']:>5}  {r['pages_per_s']:>7.1f}  "
+            f"{r['pages_per_s'] / base:>7.2f}x  {r['pages_per_s_wall']:>13.1f}  "
+            f"{r['redis_commands_per_page']:>14.1f}  "
+            f"{' '.join(str(m) for m in r['peak_rss_mib']):>19}  {r['cpu_share']:>8.0%}  "
+            f"{r['peak_inflight_per_host']:>9}  {r['exit_codes']}"
+        )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
