@@ -205,3 +205,51 @@ def test_three_workers_one_killed_archive_every_article_once(
     requeued = sum("expired leases back into the queue" in log for log in logs.values())
     assert requeued >= 1, "the killed worker's leases were never put back"
     assert redis_db.client().keys("newswarc:run:*") == []  # the finished run forgot itself
+
+
+@pytest.mark.e2e
+def test_redis_stopped_20_s_mid_crawl_workers_wait_and_finish_with_nothing_lost(
+    redis_db: Any, tmp_path: Path, local_crawl: Any
+) -> None:
+    site = NewsSite(delay=0.4).start()
+    expected = sorted(urlsplit(r["url"]).path for r in _articles(local_crawl["archive"]))
+    archive = tmp_path / "archive"
+    procs = []
+    try:
+        for name in ("w1", "w2", "w3"):
+            folder = tmp_path / name
+            folder.mkdir()
+            settings = {
+                "NEWSWARC_ARCHIVE_URI": archive,
+                "NEWSWARC_SPOOL_DIR": tmp_path / f"spool-{name}",
+                "NEWSWARC_REDIS_LEASE_TIMEOUT": 3,
+                "NEWSWARC_REDIS_POLL_INTERVAL": 0.1,
+                "CONCURRENT_REQUESTS": 1,
+            }
+            args = ["-a", f"start_urls={site.base_url}/"]
+            procs.append(start_crawl(folder, args, settings, {"NEWSWARC_REDIS_URL": redis_db.url}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(site.requests) < 4:
+            time.sleep(0.05)
+        redis_db.stop()
+        during = len(site.requests)
+        time.sleep(20)
+        assert len(site.requests) <= during + 3  # the workers paused (what was in flight ends)
+        redis_db.start()
+        logs = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            logs.append(err + out)
+            assert proc.returncode == 0, logs[-1][-3000:]
+    finally:
+        site.stop()
+    for log in logs:
+        assert "Traceback" not in log, log[-3000:]
+    assert any("Redis unreachable" in log for log in logs)
+    assert any("Redis answers again" in log for log in logs)
+    records = _articles(archive)
+    assert sorted(urlsplit(r["url"]).path for r in records) == expected  # all, none twice
+    verify = subprocess.run(
+        [NEWSWARC, "verify", str(archive)], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
