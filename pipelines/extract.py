@@ -25,6 +25,7 @@ from pipelines.cleaning import (
 from pipelines.metadata import (
     PageMeta,
     VisibleMeta,
+    is_elsewhere,
     iso_date,
     parse_html,
     read_page_meta,
@@ -281,18 +282,36 @@ def _with_subheadings(tree: Any, lines: list[str]) -> list[str]:
             or heading.find(".//a") is not None
         ):
             continue
-        follower = heading.getnext()
-        if follower is not None and follower.tag in ("div", "section"):
-            # A wrapper right after the heading: its first paragraph follows the heading.
-            follower = next(follower.iter("p"), None)
-        elif follower is not None and follower.tag != "p":
-            continue
+        follower = _next_paragraph(heading)
         if follower is None:
             continue
         nxt = " ".join(follower.text_content().split()).casefold()
         if nxt in index and index[nxt] not in inserts:
             inserts[index[nxt]] = text
     return _spliced(lines, {i: [text] for i, text in inserts.items()}, before=True)
+
+
+def _next_paragraph(heading: Any) -> Any:
+    """Return the paragraph a heading introduces, or None.
+
+    That is the next element, or the first paragraph of the wrapper that comes next; a heading
+    last in its own wrapper looks after the wrapper.
+    """
+    node = heading
+    for _ in range(3):
+        follower = node.getnext()
+        while follower is not None and not isinstance(follower.tag, str):
+            follower = follower.getnext()
+        if follower is not None:
+            if follower.tag == "p":
+                return follower
+            if follower.tag in ("div", "section"):
+                return next(follower.iter("p"), None)
+            return None
+        node = node.getparent()
+        if node is None or node.tag in ("body", "article", "main") or is_elsewhere(heading):
+            return None  # past the article, or a footer's, sidebar's or promo box's heading
+    return None
 
 
 def _spliced(lines: list[str], inserts: dict[int, list[str]], *, before: bool) -> list[str]:

@@ -853,7 +853,7 @@ _NOT_BYLINE_MARK = re.compile(r"bio|desc|about|avatar|image|photo|comment|relate
 
 
 _ELSEWHERE = re.compile(
-    r"comment|related|recommend|sidebar|widget|footer|popular|trending|more-|-more|newsletter"
+    r"comment|related|recommend|sidebar|widget|footer|popular|trending|latest|more-|-more|newsletter"
     r"|\bnav|menu|respon|reply|discuss",
     re.IGNORECASE,
 )

@@ -358,3 +358,34 @@ def test_article_printed_after_a_second_html_element_is_extracted() -> None:
     record = extract_article(page.encode(), "https://news.example/a/1")
     assert record is not None
     assert "Paragraph 11 of the story" in record["text"]
+
+
+def test_subheading_alone_in_its_wrapper_is_kept_but_not_a_promo_boxs() -> None:
+    from pipelines.extract import extract_article
+
+    section = (
+        "The second phase of the works will start in the spring, once the river is low "
+        "enough for the crews to reach the old embankment safely."
+    )
+    extra = (
+        "<div class='title-wrapper'><h2>What happens next</h2></div>"
+        f"<div class='text'><p>{section}</p></div>"
+    )
+    record = extract_article(page(extra=extra), URL)
+    assert record is not None
+    lines = record["text"].split("\n")
+    assert lines[lines.index(section) - 1] == "What happens next"
+    # Climbing out of a wrapper never puts back the heading of a box of the latest posts.
+    from pipelines.extract import _with_subheadings
+    from pipelines.metadata import parse_html
+
+    tree = parse_html(
+        "<html><body><div class='latest-posts'><div><h3>Explore the latest insights</h3></div>"
+        f"<div><p>{section}</p></div></div></body></html>"
+    )
+    assert _with_subheadings(tree, [section]) == [section]
+    tree = parse_html(
+        "<html><body><div class='story'><div><h3>What happens next</h3></div>"
+        f"<div><p>{section}</p></div></div></body></html>"
+    )
+    assert _with_subheadings(tree, [section]) == ["What happens next", section]
