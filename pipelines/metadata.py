@@ -637,9 +637,19 @@ def _byline_names(el: Any, text: str) -> list[str]:
     return split_authors([rest])
 
 
+def _marks(el: Any) -> str:
+    """Return what an element's markup says it is: rel, itemprop, class and data-* values."""
+    values = [el.get("rel") or "", el.get("itemprop") or "", el.get("class") or ""]
+    # Component frameworks name the part in data attributes ("post-author-21", "author-card").
+    values.extend(
+        v for k, v in el.attrib.items() if k.startswith("data-") and len(v) < 40 and " " not in v
+    )
+    return " ".join(values)
+
+
 def _is_author_element(el: Any) -> bool:
     """Tell whether an element is marked as the author's name and holds only a name."""
-    marks = " ".join((el.get("rel") or "", el.get("itemprop") or "", el.get("class") or "")).lower()
+    marks = _marks(el).lower()
     if not re.search(r"\bauthor\b|author[-_]*name|byline|\bvcard\b", marks):
         return False
     links = list(el.iter("a"))
@@ -906,7 +916,7 @@ def _marked_authors(body: Any) -> list[str]:
                 and not is_elsewhere(el)
             ):
                 return split_authors([alt])
-        marks = " ".join((el.get("rel") or "", el.get("itemprop") or "", el.get("class") or ""))
+        marks = _marks(el)
         if not marks.strip() or not _AUTHOR_MARK.search(marks) or _NOT_BYLINE_MARK.search(marks):
             continue
         if not _is_author_element(el) or is_elsewhere(el):

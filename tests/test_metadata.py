@@ -239,3 +239,14 @@ def test_reviewers_and_the_outlet_are_not_authors() -> None:
     assert signed.authors == ["Jane Roe", "John Doe"]
     # Signed by the outlet alone: that is the signature there is.
     assert read_page_meta(parse_html(head % "The Daily Courier")).authors == ["The Daily Courier"]
+
+
+def test_author_named_by_a_data_attribute() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    tree = parse_html(
+        "<html><body><h1>Headline</h1><p>" + "story words " * 40 + "</p>"
+        "<div><span data-tooltip-id='post-author-21' class='line-clamp-1'>Elise Nass</span></div>"
+        "</body></html>"
+    )
+    assert read_visible_meta(tree).authors == ["Elise Nass"]
