@@ -237,14 +237,15 @@ def test_redis_stopped_20_s_mid_crawl_workers_wait_and_finish_with_nothing_lost(
         assert len(site.requests) <= during + 3  # the workers paused (what was in flight ends)
         redis_db.start()
         logs = []
-        for proc in procs:
+        for i, proc in enumerate(procs):
             out, err = proc.communicate(timeout=120)
             logs.append(err + out)
+            (tmp_path / f"worker-{i}.log").write_text(logs[-1])
             assert proc.returncode == 0, logs[-1][-3000:]
     finally:
         site.stop()
     for log in logs:
-        assert "Traceback" not in log, log[-3000:]
+        assert "Traceback" not in log, log[max(0, log.find("Traceback") - 1500) :][:4000]
     assert any("Redis unreachable" in log for log in logs)
     assert any("Redis answers again" in log for log in logs)
     records = _articles(archive)
