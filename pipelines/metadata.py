@@ -690,6 +690,8 @@ def standfirst_elements(tree: Any, title: str | None = None) -> list[Any]:
 
 def _without_roles(el: Any) -> str:
     """Return a byline's text without the job titles marked inside it ("Staff writer")."""
+    while len(el) == 1 and not (el.text or "").strip() and not (el[0].tail or "").strip():
+        el = el[0]  # wrappers around the byline's blocks
     texts = [_spaced_text(c) for c in el if isinstance(c.tag, str)]
     texts = [t for t in texts if t]
     if not (el.text or "").strip() and len(texts) >= 2 and _name_like(texts[0]):
