@@ -94,6 +94,10 @@ def _choose_title(declared: str | None, printed: str | None, site_name: str | No
         return declared
     if site_name and low_printed == site_name.casefold():
         return declared
+    if printed.isupper() and not declared.isupper():
+        # Set in capitals by the template (a banner, a CSS-free upper-case h1): the declared
+        # title says the same in the case it was written.
+        return declared
     head, bar, tail = printed.partition(" | ")
     if bar and len(head) >= len(tail) and "|" not in tail:
         # "Headline | Opinion", "Headline | Brand": a section or brand label after a bar.

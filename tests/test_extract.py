@@ -389,3 +389,20 @@ def test_subheading_alone_in_its_wrapper_is_kept_but_not_a_promo_boxs() -> None:
         f"<div><p>{section}</p></div></div></body></html>"
     )
     assert _with_subheadings(tree, [section]) == ["What happens next", section]
+
+
+def test_title_in_capitals_yields_to_the_declared_title() -> None:
+    from pipelines.extract import _choose_title
+
+    assert (
+        _choose_title("Best Drip Coffee Maker 2026: Buying Tips", "BEST DRIP COFFEE MAKER", None)
+        == "Best Drip Coffee Maker 2026: Buying Tips"
+    )
+    # Both in capitals, or no declared title: the printed headline stands.
+    assert _choose_title("CONSULTING NEWS", "ACTUARIAL CONSULTING VS. INSURANCE", None) == (
+        "ACTUARIAL CONSULTING VS. INSURANCE"
+    )
+    assert _choose_title(None, "WEEKEND CODING AGENT", None) == "WEEKEND CODING AGENT"
+    assert _choose_title("Council votes", "Council approves flood barrier", None) == (
+        "Council approves flood barrier"
+    )
