@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,12 @@ def test_three_workers_keep_to_one_download_per_host_and_the_robots_crawl_delay(
     for host in site.names:
         starts = sorted(t for h, _, t in pages if h == host)
         gaps = [b - a for a, b in itertools.pairwise(starts)]
-        # Crawl-delay: 0.4 s, whichever worker. Granted in Redis; seen at the server after the
-        # trip through a loaded 2-core machine, which may bring two starts up to 0.1 s closer.
-        assert min(gaps) >= 0.4 - 0.1, (host, gaps)
+        # Crawl-delay: 0.4 s, whichever worker. Starts are granted 0.4 s apart in Redis; the
+        # server sees them after each worker's send path (its downloader, a new connection, a
+        # busy core of this shared 2-core machine), which can bring two up to 0.15 s closer.
+        # Without the cluster delay three workers start side by side (gaps near 0).
+        assert min(gaps) >= 0.4 - 0.15, (host, gaps)
+        assert statistics.median(gaps) >= 0.4 - 0.05, (host, gaps)
 
 
 @pytest.mark.e2e
