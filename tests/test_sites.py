@@ -159,3 +159,33 @@ def test_a_bad_config_stops_the_crawl_at_start(news_site: Any, tmp_path: Path) -
     assert len(critical) == 1 and f"{config}:2: feeds: not an http(s) URL" in critical[0]
     assert "Traceback" not in result.log  # one clear message, not Scrapy's internals
     assert len(news_site.requests) == before
+
+
+def test_articles_listed_through_a_sitemap_index_do_not_spend_the_depth_limit(
+    news_site: Any, tmp_path: Path
+) -> None:
+    # index -> news sitemap -> article is depth 2 as links go: with DEPTH_LIMIT 1 the articles
+    # would be dropped ("Ignoring link (depth > 1)") if sitemaps counted as links.
+    base = news_site.base_url
+    archive = tmp_path / "from-index"
+    config = write(
+        tmp_path,
+        f"""name = "meridian"
+allowed_domains = ["127.0.0.1"]
+sitemaps = ["{base}/sitemap-index.xml"]
+archive_uri = "{archive}"
+[articles]
+allow = ['/20\\d\\d/\\d\\d/\\d\\d/']
+[schedule]
+window_hours = {24 * 30}
+""",
+    )
+    before = len(news_site.requests)
+    result = run_crawl(tmp_path, ["-a", f"site={config}"], {"DEPTH_LIMIT": 1})
+    assert result.returncode == 0, result.log[-3000:]
+    records = [r for p in archive.glob("articles/*/*/*/*.jsonl.gz") for r in read_jsonl_gz(p)]
+    assert sorted(urlsplit(r["url"]).path for r in records) == ARTICLES
+    # The index lists itself: it is fetched once, not in a loop.
+    requested = [r["path"] for r in news_site.requests[before:]]
+    assert requested.count("/sitemap-index.xml") == 1
+    assert "depth > 1" not in result.log

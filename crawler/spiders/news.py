@@ -100,6 +100,8 @@ class NewsSpider(scrapy.Spider):
         self.follow_article_links = False
         self.recrawl_hours = self.site.recrawl_hours if self.site is not None else 0.0
         self._validators: dict[str, tuple[str | None, str | None]] = {}
+        # Sitemaps asked for in this run: an index that lists itself (or a cycle) ends here.
+        self._sitemaps: set[str] = set()
         self._decided: OrderedDict[int, bool] = OrderedDict()
         self.link_extractor = LinkExtractor(unique=True)
 
@@ -138,6 +140,7 @@ class NewsSpider(scrapy.Spider):
                 yield self._conditional(url, self.parse_feed)
             for url in self.site.sitemaps:
                 callback = self.parse_robots if url.endswith("/robots.txt") else self.parse_sitemap
+                self._sitemaps.add(url)
                 yield self._conditional(url, callback)
         for url in self.listing_urls:
             request = scrapy.Request(url, callback=self.parse, cb_kwargs={"forced": False})
@@ -162,7 +165,9 @@ class NewsSpider(scrapy.Spider):
             callback=callback,
             headers=headers,
             dont_filter=True,
-            meta={"handle_httpstatus_list": [304]},
+            # A feed or sitemap is a list of articles, not a page of links: robots.txt → index
+            # → sitemap must not spend DEPTH_LIMIT, or the articles it lists are dropped.
+            meta={"handle_httpstatus_list": [304], "depth_reset": True},
         )
 
     def _not_modified(self, response: Response) -> bool:
@@ -320,14 +325,18 @@ class NewsSpider(scrapy.Spider):
                 # A child sitemap last changed before the window announces nothing new.
                 if self.site.window_hours and entry.published and entry.published < oldest:
                     continue
-                yield self._conditional(entry.url, self.parse_sitemap)
+                if entry.url not in self._sitemaps:
+                    self._sitemaps.add(entry.url)
+                    yield self._conditional(entry.url, self.parse_sitemap)
             return
         yield from self._announced(entries, "sitemap")
 
     def parse_robots(self, response: Response) -> Iterator[Any]:
         """Follow the sitemaps robots.txt lists."""
         for url in robots_sitemaps(response.body):
-            yield self._conditional(url, self.parse_sitemap)
+            if url not in self._sitemaps:
+                self._sitemaps.add(url)
+                yield self._conditional(url, self.parse_sitemap)
 
     def parse(self, response: Response, forced: bool = False) -> Iterator[Any]:
         """Emit the page as an article candidate if it is one; follow links from listings."""

@@ -570,6 +570,13 @@ class NewsSite:
             self._bodies["/feed.xml"] = feed
             self._bodies["/news-sitemap.xml"] = sitemap
             self._bodies["/sitemap.xml"] = robots_sitemap
+            # A sitemap index (listing itself too, as broken ones do) over the news sitemap.
+            self._bodies["/sitemap-index.xml"] = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n'
+                '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+                f"<sitemap><loc>{base}/news-sitemap.xml</loc></sitemap>\n"
+                f"<sitemap><loc>{base}/sitemap-index.xml</loc></sitemap>\n</sitemapindex>\n"
+            ).encode()
             self._bodies[LATEST] = latest
             self._latest_modified = format_datetime(newest.astimezone(UTC), usegmt=True)
 
@@ -607,7 +614,7 @@ class NewsSite:
             return _Response(
                 200, [("Content-Type", "text/plain; charset=utf-8")], self._bodies[path]
             )
-        if path == "/sitemap.xml":
+        if path in ("/sitemap.xml", "/sitemap-index.xml"):
             return _Response(200, [("Content-Type", "application/xml")], self._bodies[path])
         if path in ("/feed.xml", "/news-sitemap.xml"):
             # Validators, so crawlers can ask for them conditionally.
