@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import sys
@@ -31,6 +32,9 @@ sys.path.insert(0, str(ROOT))
 from tests.crawlrun import start_crawl  # noqa: E402
 from tests.redisserver import RedisServer  # noqa: E402
 from tests.site.slowhosts import SlowHosts  # noqa: E402
+
+# Counters of the workers' stats dumps, summed over the workers.
+_STAT = re.compile(r"'(newswarc/redis/[a-z_]+|robotstxt/request_count)': ([0-9.]+)")
 
 
 def _peak_rss_kib(pid: int) -> int:
@@ -69,7 +73,8 @@ def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -
             "NEWSWARC_REDIS_HOST_CONCURRENCY": 1,
             "CONCURRENT_REQUESTS": args.concurrency,
             "NEWSWARC_EXTRACT_WORKERS": 1,
-            "LOG_LEVEL": "WARNING",
+            # INFO: the stats dump at close (requeues, slot waits, robots.txt shared) is read.
+            "LOG_LEVEL": "INFO",
             "TWISTED_DNS_RESOLVER": "tests.site.netguard.MadeUpNamesResolver",
             "NEWSWARC_TEST_HOSTS": json.dumps(site.hosts_map()),
         }
@@ -82,9 +87,12 @@ def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -
                 peaks[i] = max(peaks[i], _peak_rss_kib(proc.pid))
         time.sleep(0.2)
     codes = []
+    counters: dict[str, float] = {}
     for proc in procs:
-        proc.communicate()
+        out, err = proc.communicate()
         codes.append(proc.returncode)
+        for key, value in _STAT.findall(err + out):
+            counters[key] = counters.get(key, 0) + float(value)
     wall = time.monotonic() - start
     cpu_used = _children_cpu() - cpu0
     cpu = client.info("cpu")
@@ -110,6 +118,7 @@ def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -
         "cpu_s": cpu_used + redis_cpu,
         "cpu_share": (cpu_used + redis_cpu) / wall / (os.cpu_count() or 1),
         "peak_inflight_per_host": max(site.peak.values()),
+        "counters": counters,
     }
 
 
@@ -146,6 +155,9 @@ def main() -> None:
             f"{' '.join(str(m) for m in r['peak_rss_mib']):>19}  {r['cpu_share']:>8.0%}  "
             f"{r['peak_inflight_per_host']:>9}  {r['exit_codes']}"
         )
+    for r in results:
+        shown = ", ".join(f"{k.split('/')[-1]} {v:g}" for k, v in sorted(r["counters"].items()))
+        print(f"{r['workers']} workers: robots.txt fetched {r['robots']}; {shown}")
     print(json.dumps(results))
 
 

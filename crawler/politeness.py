@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import redis
 from protego import Protego
 from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.distributed import RedisWorker
+from crawler.redisqueue import SENT, SLOT, host_concurrency
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from scrapy.http import Request, Response
+    from scrapy.http import Request
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +41,8 @@ if delay > 0 then redis.call('SET', KEYS[2], now + delay, 'PX', math.ceil(delay)
 return 0
 """
 
-#: request.meta key of the host slot a download holds.
-SLOT = "newswarc_host_slot"
+#: Seconds a host's robots.txt, fetched by one worker, serves the whole cluster.
+ROBOTS_TTL = 3600
 
 
 class ClusterPolitenessMiddleware:
@@ -64,6 +68,7 @@ class ClusterPolitenessMiddleware:
         delay: float,
         hold: float,
         max_wait: float = 0.1,
+        robots_wait: float = 10.0,
     ) -> None:
         self.worker = worker
         self.server = worker.server
@@ -73,6 +78,7 @@ class ClusterPolitenessMiddleware:
         self.hold_ms = int(hold * 1000)
         self._acquire = self.server.register_script(_ACQUIRE)
         self.max_wait = max_wait
+        self.robots_wait = robots_wait
         self.stats = stats
 
     @classmethod
@@ -81,22 +87,25 @@ class ClusterPolitenessMiddleware:
         if worker is None:
             raise NotConfigured
         settings = crawler.settings
-        concurrency = settings.getint("NEWSWARC_REDIS_HOST_CONCURRENCY") or settings.getint(
-            "CONCURRENT_REQUESTS_PER_DOMAIN", 4
-        )
         return cls(
             worker,
             crawler.stats,
-            concurrency=concurrency,
+            concurrency=host_concurrency(settings),
             delay=settings.getfloat("DOWNLOAD_DELAY", 0.0),
             hold=settings.getfloat("DOWNLOAD_TIMEOUT", 30.0) + 30.0,
+            robots_wait=settings.getfloat("NEWSWARC_ROBOTSTXT_TIMEOUT", 10.0),
         )
 
     def _keys(self, host: str) -> list[str]:
         base = f"{self.root}:host:{host}"
         return [f"{base}:slots", f"{base}:next", f"{base}:crawl_delay"]
 
-    async def process_request(self, request: Request) -> Request | None:
+    async def process_request(self, request: Request) -> Request | Response | None:
+        robots = _robots_request(request)
+        if robots:
+            shared = await self._shared_robots(request)
+            if shared is not None:
+                return shared
         host = urlparse_cached(request).hostname or ""
         token = uuid.uuid4().hex
         keys = self._keys(host)
@@ -111,7 +120,10 @@ class ClusterPolitenessMiddleware:
             if wait == 0:
                 break
             pause = 0.05 if wait < 0 else wait / 1000
-            if waited + pause > self.max_wait:
+            self.stats.inc_value("newswarc/redis/host_slot_waits")
+            if waited + pause > self.max_wait and not robots:
+                # (A robots.txt request is the engine's own download, never in the queue: it
+                # waits for its slot.)
                 # The host is busy elsewhere: back into the shared queue, behind other hosts'
                 # requests, rather than hold one of this worker's concurrent requests idle.
                 self.stats.inc_value("newswarc/redis/host_busy_requeued")
@@ -119,7 +131,68 @@ class ClusterPolitenessMiddleware:
             await asyncio.sleep(pause)
             waited += pause
         request.meta[SLOT] = (host, token)
+        request.meta[SENT] = True
         return None
+
+    # -- robots.txt, one fetch per host for the cluster -------------------------------------
+
+    def _robots_keys(self, request: Request) -> tuple[str, str]:
+        url = urlparse_cached(request)
+        base = f"{self.root}:robots:{url.scheme}://{url.netloc}"
+        return base, f"{base}:fetching"
+
+    async def _shared_robots(self, request: Request) -> Response | None:
+        """Return the host's robots.txt as another worker fetched it, or None to fetch it here.
+
+        One worker claims the fetch; the others wait for its response in Redis (up to
+        ``NEWSWARC_ROBOTSTXT_TIMEOUT``), then are given it as a cached response (not archived
+        again: the fetching worker's WARC has it). Each worker's RobotsTxtMiddleware parses it
+        as its own.
+        """
+        cached_key, claim_key = self._robots_keys(request)
+        deadline = time.monotonic() + self.robots_wait
+        claim_ms = int(self.robots_wait * 1000) + self.hold_ms
+        while True:
+            try:
+                pipe = self.server.pipeline(transaction=False)
+                pipe.get(cached_key)
+                pipe.set(claim_key, self.worker.worker, nx=True, px=claim_ms)
+                cached, claimed = pipe.execute()
+            except redis.RedisError as exc:
+                logger.warning("newswarc: Redis unreachable for robots.txt (%s); fetching", exc)
+                return None
+            if cached is not None:
+                if claimed:
+                    self.server.delete(claim_key)
+                self.stats.inc_value("newswarc/redis/robots_shared")
+                return _cached_response(request, cached)
+            if claimed:
+                request.meta["newswarc_robots_claim"] = True
+                self.stats.inc_value("newswarc/redis/robots_fetched")
+                return None
+            if time.monotonic() > deadline:
+                return None  # its fetcher is slow or gone: fetch it here
+            self.stats.inc_value("newswarc/redis/robots_waits")
+            await asyncio.sleep(0.05)
+
+    def _share_robots(self, request: Request, response: Response | None) -> None:
+        if not request.meta.pop("newswarc_robots_claim", False):
+            return
+        cached_key, claim_key = self._robots_keys(request)
+        try:
+            pipe = self.server.pipeline(transaction=False)
+            if response is not None:
+                headers = {
+                    k.decode("latin-1"): [v.decode("latin-1") for v in vs]
+                    for k, vs in response.headers.items()
+                }
+                record = {"status": response.status, "headers": headers}
+                head = json.dumps(record).encode()
+                pipe.set(cached_key, head + b"\n" + response.body, ex=ROBOTS_TTL)
+            pipe.delete(claim_key)  # an error: the next worker that asks fetches it
+            pipe.execute()
+        except redis.RedisError as exc:
+            logger.warning("newswarc: robots.txt not shared (%s)", exc)
 
     def _release(self, request: Request) -> None:
         held = request.meta.pop(SLOT, None)
@@ -132,12 +205,17 @@ class ClusterPolitenessMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Response:
         self._release(request)
+        if "cached" in response.flags:
+            return response
+        if _robots_request(request):
+            self._share_robots(request, response)
         if urlparse_cached(request).path == "/robots.txt" and response.status == 200:
             self._note_crawl_delay(request, response)
         return response
 
     def process_exception(self, request: Request, exception: BaseException) -> Any:
         self._release(request)
+        self._share_robots(request, None)
         return None
 
     def _note_crawl_delay(self, request: Request, response: Response) -> None:
@@ -152,3 +230,24 @@ class ClusterPolitenessMiddleware:
             logger.info(
                 "robots.txt of %s asks for a crawl delay of %s s (whole cluster)", host, delay
             )
+
+
+def _robots_request(request: Request) -> bool:
+    # Scrapy's RobotsTxtMiddleware asks for robots.txt with this mark; a spider's own request
+    # of the file (for its sitemaps) is a page like any other.
+    return bool(request.meta.get("dont_obey_robotstxt")) and (
+        urlparse_cached(request).path == "/robots.txt"
+    )
+
+
+def _cached_response(request: Request, cached: bytes) -> Response:
+    head, _, body = cached.partition(b"\n")
+    record = json.loads(head)
+    return Response(
+        request.url,
+        status=int(record["status"]),
+        headers=record["headers"],
+        body=body,
+        flags=["cached"],
+        request=request,
+    )

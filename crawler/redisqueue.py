@@ -7,9 +7,11 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import redis
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
@@ -19,18 +21,47 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Take the best request and lease it, in one step: a worker killed right after still has it
-# in the lease table, from where it expires back into the queue.
+# Take the best request whose host is free and lease it, in one step: a worker killed right
+# after still has it in the lease table, from where it expires back into the queue. A member
+# starts "@HOST\n" (LeasedQueue._encode_request); its host is free when fewer than ARGV[4]
+# of the host's cluster slots (ClusterPolitenessMiddleware's keys under ARGV[3]) are taken,
+# its delay has passed and this worker has no request of it on the way to a slot (ARGV[6:]).
+# Only the best ARGV[5] members are looked at: equal priorities are spread over hosts, so
+# they are a sample of the whole queue. Returns the member, 1 (every host looked at is busy)
+# or false (the queue is empty).
 _TAKE = """
-local item = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #item == 0 then return false end
-redis.call('ZREM', KEYS[1], item[1])
+local items = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1, 'WITHSCORES')
+if #items == 0 then return false end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local conc = tonumber(ARGV[4])
+local busy = {}
+for i = 6, #ARGV do busy[ARGV[i]] = true end
+local pick = nil
+for i = 1, #items, 2 do
+  local m = items[i]
+  local host = nil
+  if conc > 0 and string.sub(m, 1, 1) == '@' then
+    local nl = string.find(m, '\\n', 2, true)
+    if nl then host = string.sub(m, 2, nl - 1) end
+  end
+  if host == nil then pick = i break end
+  local b = busy[host]
+  if b == nil then
+    local base = ARGV[3] .. ':host:' .. host
+    redis.call('ZREMRANGEBYSCORE', base .. ':slots', '-inf', now)
+    b = redis.call('ZCARD', base .. ':slots') >= conc
+      or tonumber(redis.call('GET', base .. ':next') or '0') > now
+    busy[host] = b
+  end
+  if not b then pick = i break end
+end
+if pick == nil then return 1 end
+redis.call('ZREM', KEYS[1], items[pick])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], item[1])
-redis.call('HSET', KEYS[4], ARGV[1], item[2])
-return item[1]
+redis.call('HSET', KEYS[3], ARGV[1], items[pick])
+redis.call('HSET', KEYS[4], ARGV[1], items[pick + 1])
+return items[pick]
 """
 # Put every lease whose time ran out back into the queue, with its priority.
 _EXPIRE = """
@@ -69,6 +100,14 @@ return #ARGV
 
 #: request.meta key of the lease a request was taken under.
 LEASE = "newswarc_lease"
+#: request.meta key of the host slot a download holds (crawler.politeness).
+SLOT = "newswarc_host_slot"
+#: request.meta key set once a request got its host slot (it is past the wait for one).
+SENT = "newswarc_host_sent"
+# Per-download marks that must not travel with a copy (retry, redirect, requeue).
+_TRANSIENT = (LEASE, SLOT, SENT)
+#: Best members of the queue the take looks at for a request of a free host.
+TAKE_SCAN = 256
 
 
 def worker_identity() -> str:
@@ -76,15 +115,39 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}.{os.getpid()}"
 
 
+def host_concurrency(settings: Any) -> int:
+    """Return the downloads per host allowed across the cluster."""
+    return settings.getint("NEWSWARC_REDIS_HOST_CONCURRENCY") or settings.getint(
+        "CONCURRENT_REQUESTS_PER_DOMAIN", 4
+    )
+
+
 class LeasedQueue(PriorityQueue):
     """scrapy-redis's priority queue, whose ``pop`` leases the request instead of forgetting it.
 
     Keys beside the queue (``KEY``, a sorted set): ``KEY:leases`` (lease id by expiry),
     ``KEY:leased`` (lease id to the encoded request) and ``KEY:scores`` (its priority).
+
+    With ``host_concurrency`` set, ``pop`` is host-aware: it hands out the best request whose
+    host has a free cluster slot (``HOST_ROOT:host:HOST:slots``, ``…:next``, as
+    :class:`crawler.politeness.ClusterPolitenessMiddleware` keeps them) rather than one that
+    would wait for its host and go back into the queue.
     """
 
-    def __init__(self, *args: Any, lease_timeout: float = 60.0, worker: str = "", **kw: Any):
+    def __init__(
+        self,
+        *args: Any,
+        lease_timeout: float = 60.0,
+        worker: str = "",
+        host_root: str = "newswarc",
+        host_concurrency: int = 0,
+        **kw: Any,
+    ):
         super().__init__(*args, **kw)
+        self.host_root = host_root
+        self.host_concurrency = host_concurrency
+        #: Whether the last ``pop`` found requests, every one of a busy host.
+        self.busy = False
         self.lease_ms = int(lease_timeout * 1000)
         self.worker = worker or worker_identity()
         self.leases_key = f"{self.key}:leases"
@@ -99,12 +162,20 @@ class LeasedQueue(PriorityQueue):
     def _keys(self) -> list[str]:
         return [self.key, self.leases_key, self.leased_key, self.scores_key]
 
-    def pop(self, timeout: int = 0) -> Request | None:
-        """Take the best request under a new lease (``request.meta[LEASE]``)."""
+    def pop(self, timeout: int = 0, skip: Iterable[str] = ()) -> Request | None:
+        """Take the best request of a free host under a new lease (``request.meta[LEASE]``).
+
+        Args:
+            timeout: unused (scrapy-redis's signature); a take never blocks.
+            skip: hosts to treat as busy (this worker's requests on their way to a slot).
+
+        """
         self._serial += 1
         lease = f"{self.worker}:{self._serial}"
-        data = self._take(keys=self._keys(), args=[lease, self.lease_ms])
-        if not data:
+        args = [lease, self.lease_ms, self.host_root, self.host_concurrency, TAKE_SCAN, *skip]
+        data = self._take(keys=self._keys(), args=args)
+        self.busy = data == 1
+        if not data or self.busy:
             return None
         request = self._decode_request(data)
         request.meta[LEASE] = lease
@@ -122,13 +193,24 @@ class LeasedQueue(PriorityQueue):
         self.server.zadd(self.key, {self._encode_request(request): score})
 
     def _encode_request(self, request: Request) -> Any:
-        # A retry or redirect copies meta: the new request is not under the old lease.
-        lease = request.meta.pop(LEASE, None)
+        # A retry or redirect copies meta: the new request is not under the old lease or slot.
+        marks = {k: request.meta.pop(k) for k in _TRANSIENT if k in request.meta}
         try:
-            return super()._encode_request(request)
+            data = super()._encode_request(request)
         finally:
-            if lease is not None:
-                request.meta[LEASE] = lease
+            request.meta.update(marks)
+        # The host in front, for the host-aware take (a host name has no newline).
+        host = urlparse_cached(request).hostname or ""
+        if isinstance(data, bytes):
+            return b"@" + host.encode("ascii", "replace") + b"\n" + data
+        return f"@{host}\n{data}"
+
+    def _decode_request(self, encoded_request: Any) -> Request:
+        marker = b"@" if isinstance(encoded_request, bytes) else "@"
+        if encoded_request[:1] == marker:
+            newline = b"\n" if isinstance(encoded_request, bytes) else "\n"
+            encoded_request = encoded_request[encoded_request.index(newline) + 1 :]
+        return super()._decode_request(encoded_request)
 
     def expire(self, limit: int = 1000) -> int:
         """Put leases that ran out (their worker died or hung) back into the queue."""
@@ -173,9 +255,20 @@ class LeaseScheduler(Scheduler):
       would stop Scrapy's reactor, downloads and all).
     """
 
-    def __init__(self, server: redis.Redis, *, lease_timeout: float, **kw: Any) -> None:
+    def __init__(
+        self,
+        server: redis.Redis,
+        *,
+        lease_timeout: float,
+        host_root: str = "newswarc",
+        host_concurrency: int = 0,
+        **kw: Any,
+    ) -> None:
         super().__init__(server, **kw)
         self.lease_timeout = lease_timeout
+        self.host_root = host_root
+        self.host_concurrency = host_concurrency
+        self._wake: Any = None
         self.crawler: Crawler | None = None
         self.held: dict[str, Request] = {}
         self.df: Any
@@ -193,6 +286,8 @@ class LeaseScheduler(Scheduler):
         instance = cls(
             worker.server,
             lease_timeout=settings.getfloat("NEWSWARC_REDIS_LEASE_TIMEOUT", 60.0),
+            host_root=worker.root,
+            host_concurrency=host_concurrency(settings),
             persist=True,  # a worker that stops must not empty the queue of the others
             queue_key=f"{prefix}:requests",
             queue_cls="crawler.redisqueue.LeasedQueue",
@@ -213,6 +308,8 @@ class LeaseScheduler(Scheduler):
             key=self.queue_key,
             serializer=self.serializer,
             lease_timeout=self.lease_timeout,
+            host_root=self.host_root,
+            host_concurrency=self.host_concurrency,
         )
         if not self.df:
             from scrapy.utils.misc import load_object
@@ -224,10 +321,13 @@ class LeaseScheduler(Scheduler):
             logger.info("Joining a run: %d requests queued, %d leased", queued, leased)
 
     def close(self, reason: str) -> None:
+        if self._wake is not None and self._wake.active():
+            self._wake.cancel()
         # Whatever this worker still holds goes back to the queue at once, not after the lease.
         if self.held:
             self.server.zadd(self.queue.leases_key, dict.fromkeys(self.held, 0), xx=True)
             self.queue.expire()
+            self._release_slots(list(self.held.values()))
             self.held.clear()
 
     def enqueue_request(self, request: Request) -> bool:
@@ -243,8 +343,13 @@ class LeaseScheduler(Scheduler):
 
     def next_request(self) -> Request | None:
         self.settle()
-        request = self.queue.pop()
+        request = self.queue.pop(skip=self._unsent_hosts())
         if request is None:
+            if self.queue.busy:
+                # Work is queued, for hosts busy elsewhere: look again soon, not at the poll.
+                if self.stats:
+                    self.stats.inc_value("newswarc/redis/take_all_busy")
+                self._wake_soon()
             return None
         self.held[request.meta[LEASE]] = request
         if self.stats:
@@ -262,10 +367,40 @@ class LeaseScheduler(Scheduler):
         done = [lease for lease, req in self.held.items() if req not in slot.inprogress]
         if done:
             self.queue.ack(done)
-            for lease in done:
-                del self.held[lease]
+            # A request dropped before its response (offsite, robots.txt) still held its slot.
+            self._release_slots([self.held.pop(lease) for lease in done])
             if self.stats:
                 self.stats.inc_value("newswarc/redis/acked", len(done))
+
+    def _unsent_hosts(self) -> set[str]:
+        # With one slot per host, a second request of a host this worker is about to send would
+        # only wait for the first one's slot.
+        if self.host_concurrency != 1:
+            return set()
+        return {urlparse_cached(r).hostname or "" for r in self.held.values() if SENT not in r.meta}
+
+    def _release_slots(self, requests: list[Request]) -> None:
+        held = [r.meta.pop(SLOT) for r in requests if SLOT in r.meta]
+        if held:
+            pipe = self.server.pipeline(transaction=False)
+            for host, token in held:
+                pipe.zrem(f"{self.host_root}:host:{host}:slots", token)
+            pipe.execute()
+
+    def _wake_soon(self, delay: float = 0.05) -> None:
+        if self._wake is not None and self._wake.active():
+            return
+        from twisted.internet import reactor
+
+        clock: Any = reactor
+        engine = self.crawler.engine if self.crawler is not None else None
+
+        def wake() -> None:
+            slot = getattr(engine, "_slot", None)
+            if slot is not None and slot.closing is None:
+                slot.nextcall.schedule()
+
+        self._wake = clock.callLater(delay, wake)
 
     def renew(self) -> None:
         """Extend this worker's leases and put other workers' run-out leases back."""

@@ -94,6 +94,43 @@ def test_scrapy_redis_forgets_a_taken_request_the_leased_queue_does_not(redis_db
     assert queue.counts() == (1, 0)
 
 
+def test_the_take_hands_out_a_request_of_a_free_host_not_the_best_of_a_busy_one(
+    redis_db: Any,
+) -> None:
+    from scrapy import Request, Spider
+
+    server = redis_db.client()
+    queue = LeasedQueue(
+        server, Spider("news"), "t:requests", worker="w1", host_root="t", host_concurrency=1
+    )
+    for k in range(2):
+        queue.push(Request(f"http://busy.test/{k}", priority=5))
+    queue.push(Request("http://free.test/", priority=0))
+    queue.push(Request("http://later.test/", priority=0))
+    # busy.test has its one cluster slot taken (another worker downloads from it), later.test
+    # is inside its crawl delay.
+    server.zadd("t:host:busy.test:slots", {"other-worker": time.time() * 1000 + 60_000})
+    server.set("t:host:later.test:next", int(time.time() * 1000) + 60_000)
+    first = queue.pop()
+    assert first is not None and first.url == "http://free.test/"  # below busy.test's priority
+    assert queue.pop() is None and queue.busy is True  # queued, but every host is busy
+    assert queue.counts() == (3, 1)
+    server.delete("t:host:busy.test:slots")
+    assert queue.pop(skip=["busy.test"]) is None  # this worker is about to send one of its own
+    again = queue.pop()
+    assert again is not None and again.url.startswith("http://busy.test/")  # free: its priority
+    server.delete("t:host:later.test:next")
+    third = queue.pop(skip=["busy.test"])
+    assert third is not None and third.url == "http://later.test/"
+    # The lease copy keeps the host mark and goes back as it was.
+    assert queue.expire() == 0
+    server.zadd("t:requests:leases", {again.meta[LEASE]: 0}, xx=True)
+    assert queue.expire() == 1
+    back = queue.pop(skip=["later.test"])
+    assert back is not None and back.url.startswith("http://busy.test/")
+    assert queue.counts() == (1, 3)  # busy.test's other page; free, later and busy leased
+
+
 def test_scrapy_redis_scheduler_would_close_a_worker_while_others_still_work(
     redis_db: Any,
 ) -> None:
@@ -254,3 +291,57 @@ def test_redis_stopped_20_s_mid_crawl_workers_wait_and_finish_with_nothing_lost(
         [NEWSWARC, "verify", str(archive)], check=False, capture_output=True, text=True, timeout=120
     )
     assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
+
+
+@pytest.mark.e2e
+def test_three_workers_fetch_each_hosts_robots_txt_once_and_keep_one_download_per_host(
+    redis_db: Any, tmp_path: Path
+) -> None:
+    import json
+
+    from tests.site.slowhosts import SlowHosts
+
+    site = SlowHosts(hosts=4, pages=5, latency=0.1).start()
+    procs = []
+    try:
+        for i in range(3):
+            folder = tmp_path / f"w{i}"
+            folder.mkdir()
+            settings = {
+                "NEWSWARC_ARCHIVE_URI": tmp_path / "archive",
+                "NEWSWARC_SPOOL_DIR": folder / "spool",
+                "NEWSWARC_REDIS_POLL_INTERVAL": 0.1,
+                "NEWSWARC_REDIS_HOST_CONCURRENCY": 1,
+                "CONCURRENT_REQUESTS": 4,
+                "NEWSWARC_EXTRACT_WORKERS": 1,
+                "TWISTED_DNS_RESOLVER": "tests.site.netguard.MadeUpNamesResolver",
+                "NEWSWARC_TEST_HOSTS": json.dumps(site.hosts_map()),
+            }
+            args = ["-a", "start_urls=" + ",".join(site.start_urls())]
+            procs.append(start_crawl(folder, args, settings, {"NEWSWARC_REDIS_URL": redis_db.url}))
+        logs = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            logs.append(err + out)
+            assert proc.returncode == 0, logs[-1][-3000:]
+    finally:
+        site.stop()
+    robots = sorted(h for h, p, _ in site.served if p == "/robots.txt")
+    # Scrapy's RobotsTxtMiddleware asks once per host in every worker: up to 12 fetches.
+    assert robots == sorted(site.names), robots
+    pages = [(h, p) for h, p, _ in site.served if p != "/robots.txt"]
+    assert sorted(pages) == sorted(set(pages)) and len(pages) == 4 * 6  # each page once
+    assert max(site.peak.values()) == 1, site.peak
+    assert sum("'newswarc/redis/robots_shared'" in log for log in logs) >= 1
+    # Archived once, by the worker that fetched it.
+    warcs = [w for w in (tmp_path / "archive").glob("warc/*/*/*/*.warc.gz")]
+    robots_records = 0
+    for warc in warcs:
+        from warcio.archiveiterator import ArchiveIterator
+
+        with warc.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                if record.rec_type == "response" and uri.endswith("/robots.txt"):
+                    robots_records += 1
+    assert robots_records == len(site.names)
