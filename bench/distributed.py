@@ -5,9 +5,13 @@ Serves a latency-bound site (every answer after ``--latency`` seconds, 200 ms by
 and crawls it with N workers (``scrapy crawl news`` processes, settings.test, a real
 redis-server) at the same per-host politeness: one download per host for the whole cluster.
 Prints for each N: pages/s (from the first page served to the last, and over the wall time with
-process start-up), speed-up against one worker, Redis commands per page (client commands; a
-pipeline's count one by one, a Lua script as one), peak RSS per worker, and CPU used (workers
-and Redis) against the machine's cores.
+process start-up), speed-up against one worker, Redis commands per page (as Redis counts
+them: a pipeline's one by one, and the commands a Lua script runs), peak RSS per worker, and
+CPU used (workers and Redis) against the machine's cores. Then, from the workers' stats: robots.txt
+fetches, requests that went back to the queue because their host was busy elsewhere
+(host_busy_requeued), waits for a host slot, takes that found every host busy, robots.txt
+given from Redis (robots_shared); and the requests in flight at the site, second by second
+(the ramp while workers start, the tail).
 
     .venv/bin/python bench/distributed.py [--hosts 32] [--pages 12] [--workers 1,2,4]
 """
@@ -50,6 +54,23 @@ def _peak_rss_kib(pid: int) -> int:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _in_flight(site: SlowHosts, step: float = 1.0) -> list[float]:
+    """Return the mean requests in flight at the site over each ``step`` seconds of the crawl."""
+    t0 = min(t for _, _, t in site.started)
+    events = sorted(
+        [(t - t0, 1) for *_, t in site.started] + [(t - t0, -1) for *_, t in site.served]
+    )
+    sums: dict[int, float] = {}
+    current, last = 0, 0.0
+    for at, change in events:
+        while last < at:
+            edge = min(at, (int(last / step) + 1) * step)
+            sums[int(last / step)] = sums.get(int(last / step), 0.0) + current * (edge - last)
+            last = edge
+        current += change
+    return [round(sums.get(i, 0.0) / step, 1) for i in range(int(last / step) + 1)]
 
 
 def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -> dict[str, Any]:
@@ -119,6 +140,7 @@ def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -
         "cpu_share": (cpu_used + redis_cpu) / wall / (os.cpu_count() or 1),
         "peak_inflight_per_host": max(site.peak.values()),
         "counters": counters,
+        "in_flight": _in_flight(site),
     }
 
 
@@ -158,6 +180,7 @@ def main() -> None:
     for r in results:
         shown = ", ".join(f"{k.split('/')[-1]} {v:g}" for k, v in sorted(r["counters"].items()))
         print(f"{r['workers']} workers: robots.txt fetched {r['robots']}; {shown}")
+        print(f"  in flight, mean of each second: {' '.join(map(str, r['in_flight']))}")
     print(json.dumps(results))
 
 
