@@ -78,12 +78,35 @@ def _strip_site_suffix(title: str | None, site_name: str | None) -> str | None:
     return title or None
 
 
-def _choose_title(declared: str | None, printed: str | None, site_name: str | None) -> str | None:
+_WORD = re.compile(r"\w+")
+_SEPARATOR_CHARS = " |-–—:•·»"
+
+
+def _strip_logo(title: str, logo: str) -> str:
+    """Return ``title`` without the site's name (the logo's text) before or after a separator."""
+    low, name = title.casefold(), logo.casefold()
+    if low.startswith(name):
+        rest = title[len(logo) :]
+    elif low.endswith(name):
+        rest = title[: -len(logo)]
+    else:
+        return title
+    # Only at a separator: "Quiet Notes: Week two", never "Quiet Notesbook".
+    if not rest or (rest[:1] not in _SEPARATOR_CHARS and rest[-1:] not in _SEPARATOR_CHARS):
+        return title
+    return rest.strip(_SEPARATOR_CHARS) or title
+
+
+def _choose_title(
+    declared: str | None, printed: str | None, site_name: str | None, *, own: bool = True
+) -> str | None:
     """Return the headline as printed on the page, else the declared title.
 
     The ``<h1>`` is what readers see; declared titles are often rewritten for search engines
     ("Best X of 2025 [Tried 11]"). A printed headline that is only the site's name, or that holds
-    the whole declared title and more (a date, "Posted by …"), yields to the declared one.
+    the whole declared title and more (a date, "Posted by …"), yields to the declared one, and
+    so does one with no word in common with the title the page declares itself (``own``: not
+    trafilatura's guess, which may be that very heading).
     """
     if not printed or len(printed) > 300:
         return declared
@@ -93,6 +116,14 @@ def _choose_title(declared: str | None, printed: str | None, site_name: str | No
     if low_declared in low_printed and low_declared != low_printed:
         return declared
     if site_name and low_printed == site_name.casefold():
+        return declared
+    if (
+        own
+        and low_declared != (site_name or "").casefold()
+        and not set(_WORD.findall(low_printed)) & set(_WORD.findall(low_declared))
+    ):
+        # Not one word in common: the <h1> found is some other heading (a widget's, a gist's
+        # file name), not this page's headline.
         return declared
     if printed.isupper() and not declared.isupper():
         # Set in capitals by the template (a banner, a CSS-free upper-case h1): the declared
@@ -442,9 +473,11 @@ def _extract(
     if not isinstance(doc, trafilatura.core.Document) or not doc.text:
         return None
     site_name = meta.site_name or doc.sitename
-    title = _choose_title(
-        _strip_site_suffix(meta.title or doc.title, site_name), visible.headline, site_name
-    )
+    declared = _strip_site_suffix(meta.title or doc.title, site_name)
+    if visible.logo and declared:
+        # The logo's text names the site as the page prints it ("Roger's Blog: Headline").
+        declared = _strip_logo(declared, visible.logo)
+    title = _choose_title(declared, visible.headline, site_name, own=bool(meta.title))
     lines = _body_lines(doc.text, title, visible.headline)
     if clean:
         lines = _with_lists(tree, _with_subheadings(tree, lines))

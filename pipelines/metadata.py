@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -505,6 +506,35 @@ class VisibleMeta:
     published: str | None = None
     modified: str | None = None  # an "Updated …" date printed there
     headline: str | None = None
+    logo: str | None = None  # a heading that only links home: the site's name
+
+
+def _home_link(el: Any) -> bool:
+    """Tell whether a heading is the site's logo: all of its text is one link to a home page."""
+    links = el.findall(".//a")
+    if len(links) != 1:
+        return False
+    href = (links[0].get("href") or "").strip()
+    if not href or " ".join(links[0].text_content().split()) != " ".join(el.text_content().split()):
+        return False
+    parts = urlsplit(href)
+    return parts.path in ("", "/") and not parts.query and not parts.fragment
+
+
+_OVERLAY_MARK = re.compile(r"modal|overlay|popup|dialog|subscribe", re.IGNORECASE)
+
+
+def _off_article(el: Any) -> bool:
+    """Tell whether a heading sits in the page's chrome: header, footer, menus, a dialog."""
+    if is_elsewhere(el):
+        return True
+    for anc in el.iterancestors():
+        if anc.tag in ("header", "dialog", "form", "nav", "footer"):
+            # An article's own <header> holds its headline: only the page's header is chrome.
+            return not any(a.tag in ("article", "main") for a in anc.iterancestors())
+        if _OVERLAY_MARK.search((anc.get("class") or "") + " " + (anc.get("id") or "")):
+            return True
+    return False
 
 
 _NEAR_HEADLINE = 60  # elements after the <h1> where bylines and dates are printed
@@ -514,10 +544,10 @@ _SHORT = 160  # characters: a byline or date line, not prose
 def _headline(body: Any, title: str | None) -> Any:
     """Return the headline element: the <h1> (or h2) closest to the title, else the longest <h1>."""
     key = " ".join((title or "").split()).casefold()
-    best, best_score, longest = None, 0.3, None
+    best, best_score, longest, longest_inside = None, 0.3, None, None
     for el in body.iter("h1", "h2", "h3"):
         text = " ".join(el.text_content().split()).casefold()
-        if not text:
+        if not text or _home_link(el):
             continue
         if key and (text in key or key in text):
             # "Site | Headline" titles contain the logo's <h1> too: the longer share wins.
@@ -526,9 +556,18 @@ def _headline(body: Any, title: str | None) -> Any:
                 best, best_score = el, score
         if el.tag == "h1" and (longest is None or len(text) > len(longest.text_content())):
             longest = el
-    # Many sites wrap the logo in an <h1>: with no match, the longest <h1> is the headline.
+        if (
+            el.tag == "h1"
+            and (longest_inside is None or len(text) > len(longest_inside.text_content()))
+            and not _off_article(el)
+        ):
+            longest_inside = el
+    # With no match, the longest <h1> is the headline: one outside the menus, footer and
+    # dialogs ("Subscribe to …", a copyright line) when there is one.
     if best is not None or longest is not None:
-        return best if best is not None else longest
+        if best is not None:
+            return best
+        return longest_inside if longest_inside is not None else longest
     # No heading at all (page builders style a <p> or <div>): the element that prints the
     # declared title by itself is the headline.
     if key:
@@ -737,6 +776,10 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
     headline, following = _after_headline(tree, title, past_standfirst=True)
     if headline is not None:
         found.headline = _unescape(_heading_text(headline)) or None
+    if (body := tree.find("body")) is not None:
+        logo = next((h for h in body.iter("h1") if _home_link(h)), None)
+        if logo is not None:
+            found.logo = " ".join(logo.text_content().split()) or None
     long_paragraphs = 0
     for el in following:
         if el.tag == "p" and len(el.text_content()) > 200:

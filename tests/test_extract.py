@@ -406,3 +406,36 @@ def test_title_in_capitals_yields_to_the_declared_title() -> None:
     assert _choose_title("Council votes", "Council approves flood barrier", None) == (
         "Council approves flood barrier"
     )
+
+
+def test_title_with_no_word_of_the_declared_one_yields_and_the_logo_is_stripped() -> None:
+    from pipelines.extract import _choose_title
+
+    # The <h1> found is a file name or a widget's heading: not one word of the page's title.
+    assert _choose_title("How we found the leak", "writeup.md", None) == "How we found the leak"
+    # One word in common, or a title guessed from that heading (not declared): it stands.
+    assert _choose_title("Leak report", "How we found the leak", None) == "How we found the leak"
+    assert _choose_title("Antoine's Blog", "Progress report 39", None, own=False) == (
+        "Progress report 39"
+    )
+    # The declared title is only the site's name: the headline stands.
+    assert _choose_title("Robomow", "Which mower for which lawn?", "Robomow") == (
+        "Which mower for which lawn?"
+    )
+    page = (
+        "<html><head><meta property='og:title' content='Quiet Notes: Week two of the puzzles'>"
+        "</head><body>"
+        "<div class='title'><h1><a href='/'>Quiet Notes</a></h1></div><div class='body'>"
+        "<h1><a href='/puzzles/7'>Day 7</a></h1>"
+        + "<p>The seventh puzzle asked for a beam splitter simulation on a grid. </p>" * 6
+        + "</div></body></html>"
+    )
+    record = extract_article(page.encode(), "https://notes.example/2025/week-2")
+    assert record is not None and record["title"] == "Week two of the puzzles"
+    from pipelines.extract import _strip_logo
+
+    assert _strip_logo("Week two of the puzzles | Quiet Notes", "Quiet Notes") == (
+        "Week two of the puzzles"
+    )
+    assert _strip_logo("Quiet Notesbook reviewed", "Quiet Notes") == "Quiet Notesbook reviewed"
+    assert _strip_logo("Quiet Notes", "Quiet Notes") == "Quiet Notes"

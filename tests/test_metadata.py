@@ -250,3 +250,36 @@ def test_author_named_by_a_data_attribute() -> None:
         "</body></html>"
     )
     assert read_visible_meta(tree).authors == ["Elise Nass"]
+
+
+def test_headline_skips_home_links_and_chrome_and_the_logo_names_the_site() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    story = "<p>" + "Text of the article. " * 20 + "</p>"
+    # The logo links home; the story's own heading is an <h2> worded unlike the <title>.
+    tree = parse_html(
+        "<html><head><title>Quiet Notes: Week two of the puzzles</title></head><body>"
+        "<div class='title'><h1><a href='/'>Quiet Notes</a></h1></div>"
+        f"<div class='body'><h1><a href='/puzzles/7'>Day 7</a></h1>{story}</div></body></html>"
+    )
+    found = read_visible_meta(tree, "Quiet Notes: Week two of the puzzles")
+    assert found.logo == "Quiet Notes"
+    assert found.headline == "Day 7"
+    # A subscription overlay's and a footer's <h1> are longer than the story's, not chosen.
+    tree = parse_html(
+        "<html><head><title>Movers compared</title></head><body><main><article>"
+        f"<h1>Best movers in the city this year</h1>{story}</article></main>"
+        "<div class='subscribe-overlay'><h1>Subscribe to our newsletter for news and events</h1>"
+        "</div><footer><h1>Copyright 2009-2021 Example Media Limited, all rights reserved</h1>"
+        "</footer></body></html>"
+    )
+    assert read_visible_meta(tree, "Movers compared").headline == (
+        "Best movers in the city this year"
+    )
+    # A link to a page, not home, is not a logo.
+    tree = parse_html(
+        "<html><body><h1><a href='/news/port-strike'>Port strike deepens</a></h1>"
+        f"{story}</body></html>"
+    )
+    found = read_visible_meta(tree, "Port strike deepens")
+    assert found.logo is None and found.headline == "Port strike deepens"
