@@ -199,22 +199,136 @@ def server_url(args: argparse.Namespace) -> str:
     return str(args.redis_url or os.environ.get("NEWSWARC_REDIS_URL"))
 
 
+# A run's figures in one round trip, the time from Redis's clock (lease expiries are on it).
+_RUN_COUNTS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return {
+  redis.call('ZCARD', KEYS[1]),
+  redis.call('ZCARD', KEYS[2]),
+  redis.call('ZCOUNT', KEYS[2], '-inf', now),
+  redis.call('HLEN', KEYS[3]),
+}
+"""
+
+
+def run_counts(server: redis.Redis, root: str, run: str) -> dict[str, int]:
+    """Return a run's requests queued and leased, leases run out, and workers, in one call.
+
+    Args:
+        server: The Redis client.
+        root: The key prefix (``NEWSWARC_REDIS_PREFIX``).
+        run: The run's name.
+
+    Returns:
+        ``queued``, ``leased`` (by any worker, expired ones included), ``expired`` (leases
+        whose time ran out and that no worker has put back into the queue yet: a worker died
+        or hangs) and ``workers`` (crawls that said they are alive).
+
+    """
+    keys = run_keys(root, run)
+    script = server.register_script(_RUN_COUNTS)
+    queued, leased, expired, workers = script(
+        keys=[keys["requests"], keys["leases"], keys["workers"]]
+    )
+    return {
+        "queued": int(queued),
+        "leased": int(leased),
+        "expired": int(expired),
+        "workers": int(workers),
+    }
+
+
+def _started(row: dict[str, Any]) -> float | None:
+    """When a worker's crawl started: its row's ``started``, else its crawl id's time."""
+    started = row.get("started")
+    if isinstance(started, int | float):
+        return float(started)
+    crawl_id = str(row.get("crawl_id") or "")
+    try:
+        when = datetime.strptime(crawl_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:  # a crawl id given by NEWSWARC_CRAWL_ID, or none yet
+        return None
+    return when.timestamp()
+
+
+def worker_rows(server: redis.Redis, root: str, run: str, now: float) -> list[dict[str, Any]]:
+    """Return each worker of a run as its heartbeat left it, with its rate.
+
+    ``pages_per_second`` is the pages it fetched over the time from its crawl's start to its
+    last heartbeat (None while that is unknown or zero); ``seen_ago`` the seconds since
+    that heartbeat.
+    """
+    rows = []
+    for worker, raw in sorted(server.hgetall(run_keys(root, run)["workers"]).items()):
+        row = json.loads(raw)
+        seen = float(row.get("seen") or now)
+        started = _started(row)
+        pages = int(row.get("pages") or 0)
+        elapsed = seen - started if started is not None else 0.0
+        rows.append(
+            {
+                "worker": _text(worker),
+                "crawl_id": row.get("crawl_id"),
+                "pages": pages,
+                "leases": int(row.get("leases") or 0),
+                "seen_ago": round(max(0.0, now - seen), 1),
+                "pages_per_second": round(pages / elapsed, 3) if elapsed > 0 else None,
+            }
+        )
+    return rows
+
+
+def status(server: redis.Redis, root: str) -> dict[str, Any]:
+    """Return the active runs (queue, leases, workers and their rates) and the failed ones."""
+    now = time.time()
+    runs = []
+    for raw_run, raw_job in sorted(server.hgetall(active_key(root)).items()):
+        run = _text(raw_run)
+        job = json.loads(raw_job)
+        workers = worker_rows(server, root, run, now)
+        rates = [w["pages_per_second"] for w in workers if w["pages_per_second"] is not None]
+        runs.append(
+            {
+                "run": run,
+                "arguments": job.get("arguments", {}),
+                "enqueued": job.get("enqueued"),
+                **run_counts(server, root, run),
+                "pages_per_second": round(sum(rates), 3) if rates else None,
+                "worker_rows": workers,
+            }
+        )
+    failed = {_text(run): json.loads(raw) for run, raw in server.hgetall(f"{root}:failed").items()}
+    return {"runs": runs, "failed": failed}
+
+
+def _rate(value: float | None) -> str:
+    return "- pages/s" if value is None else f"{value:.2f} pages/s"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the active runs: queued and leased requests, and each worker's figures."""
     server, root = _client(args)
-    now = time.time()
-    for raw_run, raw_job in sorted(server.hgetall(active_key(root)).items()):
-        run = _text(raw_run)
-        keys = run_keys(root, run)
-        queued, leased = int(server.zcard(keys["requests"])), int(server.zcard(keys["leases"]))
-        job = json.loads(raw_job)
-        print(f"{run}  queued {queued}  leased {leased}  since {job['enqueued']}")
-        for worker, raw in sorted(server.hgetall(keys["workers"]).items()):
-            row = json.loads(raw)
+    found = status(server, root)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found["runs"]:
+        print("no active runs")
+    for run in found["runs"]:
+        print(
+            f"{run['run']}  queued {run['queued']}  leased {run['leased']} "
+            f"({run['expired']} expired)  workers {run['workers']}  "
+            f"{_rate(run['pages_per_second'])}  since {run['enqueued']}"
+        )
+        for w in run["worker_rows"]:
             print(
-                f"  {_text(worker)}  crawl {row.get('crawl_id')}  pages {row.get('pages')}  "
-                f"leases {row.get('leases')}  seen {now - row.get('seen', now):.0f} s ago"
+                f"  {w['worker']}  crawl {w['crawl_id']}  pages {w['pages']}  "
+                f"{_rate(w['pages_per_second'])}  leases {w['leases']}  "
+                f"seen {w['seen_ago']:.0f} s ago"
             )
+    for run, why in sorted(found["failed"].items()):
+        print(f"{run}  failed (exit {why.get('exit_code')})")
     return 0
 
 
@@ -246,5 +360,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_worker)
 
     p = subparsers.add_parser("status", help="active runs: queue, leases, workers")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
     common(p)
     p.set_defaults(func=cmd_status)

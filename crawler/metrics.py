@@ -77,7 +77,9 @@ class CrawlMetrics:
     rewritten atomically every ``NEWSWARC_ROLL_CHECK_INTERVAL`` seconds and at the end) is set.
     Each crawler has a registry of its own: several crawlers in one process do not collide. All
     figures are read when scraped (from Scrapy's stats, the uploader and the spool), so nothing
-    is counted twice and nothing grows with the crawl.
+    is counted twice and nothing grows with the crawl. In distributed mode the run's shared
+    queue is read from Redis at scrape time too, in one call (queued, leased, leases run out,
+    workers), with a client of its own that never waits for an unreachable Redis.
     """
 
     def __init__(
@@ -102,6 +104,9 @@ class CrawlMetrics:
         self.last_success: float | None = None
         self.archive: ArchiveExtension | None = None
         self.monitor: Any = None
+        #: The distributed worker (crawler.distributed.RedisWorker), None in a single process.
+        self.redis_worker: Any = None
+        self._redis: Any = None
         self._durations: deque[float] = deque(maxlen=window)
         self._extract_count = 0
         self._extract_sum = 0.0
@@ -137,6 +142,7 @@ class CrawlMetrics:
         self.site = site_label(spider)
         self.archive = self.crawler.get_extension(ArchiveExtension)
         self.monitor = self.crawler.get_extension(QualityExtension)
+        self._open_redis()
         if self.archive is not None:
             self.crawl_id = self.archive.crawl_id
             self.archive.after_manifest.append(self.run_finished)
@@ -169,6 +175,8 @@ class CrawlMetrics:
             self.write_textfile()
         finally:
             self.stop_server()
+            if self._redis is not None:
+                self._redis.close()
 
     def stop_server(self) -> None:
         """Stop the HTTP endpoint (idempotent)."""
@@ -176,6 +184,28 @@ class CrawlMetrics:
         if server is not None:
             server.shutdown()
             server.server_close()
+
+    def _open_redis(self) -> None:
+        """In distributed mode, a Redis client of the metrics' own for the queue's figures."""
+        if not self.crawler.settings.get("NEWSWARC_REDIS_URL"):
+            return
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        from crawler.distributed import RedisWorker
+
+        self.redis_worker = self.crawler.get_extension(RedisWorker)
+        if self.redis_worker is None:
+            return
+        # Not the worker's client, which waits out an outage: a scrape must answer at once
+        # (from the endpoint's thread or the textfile ticker), with Redis down or not.
+        self._redis = redis.Redis.from_url(
+            str(self.redis_worker.url),
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def page_extracted(self, seconds: float, status: str) -> None:
         with self._lock:
@@ -314,6 +344,7 @@ class CrawlMetrics:
             },
         )
         yield from self._uploads(gauge, counter)
+        yield from self._distributed(gauge, counter, stats)
         yield self._extraction_summary()
         yield from self._quality(gauge, by, stats)
         if self.last_success is not None:
@@ -361,6 +392,70 @@ class CrawlMetrics:
             "newswarc_warc_files_open",
             "WARC files open in the spool",
             sum(1 for _ in archive.spool.glob("warc/*/*/*/*.warc.gz.open")),
+        )
+
+    def _distributed(self, gauge: Any, counter: Any, stats: dict[str, Any]) -> Iterator[Metric]:
+        """Yield the shared queue's figures of the worker's run, read at scrape time (one call)."""
+        worker = self.redis_worker
+        if worker is None or self._redis is None:
+            return
+        import redis
+
+        from crawler.enqueue import run_counts
+
+        link = getattr(worker, "link", None)  # the worker's view of an outage, if it keeps one
+        down_since = getattr(link, "since", None) if not getattr(link, "up", True) else None
+        counts = None
+        if down_since is None:  # known to be down: do not wait for it in a scrape
+            try:
+                counts = run_counts(self._redis, worker.root, worker.run)
+            except redis.RedisError as exc:
+                logger.debug("newswarc: metrics could not read the queue: %s", exc)
+        yield gauge("newswarc_redis_up", "1 when Redis answered this scrape", float(bool(counts)))
+        if link is not None:
+            outage = time.monotonic() - down_since if down_since is not None else 0.0
+            yield gauge(
+                "newswarc_redis_outage_seconds",
+                "How long this worker has been waiting for an unreachable Redis (0: it answers)",
+                round(outage, 3),
+            )
+        if counts is not None:
+            yield gauge(
+                "newswarc_queue_requests",
+                "Requests queued in the run's shared queue (every worker's)",
+                counts["queued"],
+            )
+            yield gauge(
+                "newswarc_queue_leases",
+                "Requests leased by the run's workers, the cluster's",
+                counts["leased"],
+            )
+            yield gauge(
+                "newswarc_queue_leases_expired",
+                "Leases run out and not yet put back into the queue (a worker died or hangs)",
+                counts["expired"],
+            )
+            yield gauge("newswarc_queue_workers", "Workers in the run", counts["workers"])
+        scheduler = getattr(worker, "scheduler", None)
+        yield gauge(
+            "newswarc_worker_leases",
+            "Requests this worker holds under a lease",
+            len(getattr(scheduler, "held", ())),
+        )
+        yield counter(
+            "newswarc_queue_leases_requeued",
+            "Run-out leases (of dead or hung workers) this worker put back into the queue",
+            stats.get("newswarc/redis/requeued", 0),
+        )
+        yield counter(
+            "newswarc_queue_leases_acked",
+            "Leases this worker acknowledged (the request archived)",
+            stats.get("newswarc/redis/acked", 0),
+        )
+        yield counter(
+            "newswarc_queue_leases_lost",
+            "Leases of this worker that ran out while it still worked on them",
+            stats.get("newswarc/redis/leases_lost", 0),
         )
 
     def _extraction_summary(self) -> Metric:
