@@ -431,8 +431,8 @@ def test_status_shows_queue_leases_expired_leases_and_worker_rates(
 def test_status_during_a_crawl_of_two_workers(redis_db: Any, tmp_path: Path) -> None:
     from tests.crawlrun import start_crawl
 
-    # One request at a time, each answered after 0.5 s: at most 2 pages/s a worker.
-    site = NewsSite(delay=0.5).start()
+    # One request at a time, each answered after 0.8 s: at most 1.25 pages/s a worker.
+    site = NewsSite(delay=0.8).start()
     env = crawl_env(tmp_path, {"NEWSWARC_REDIS_URL": redis_db.url})
     client = redis_db.client()
     from crawler.enqueue import enqueue_run
@@ -471,9 +471,12 @@ def test_status_during_a_crawl_of_two_workers(redis_db: Any, tmp_path: Path) -> 
     assert all(s["expired"] == 0 for s in snapshots), snapshots
     both = [s for s in snapshots if len(s["worker_rows"]) == 2]
     assert both, "status never showed both workers"
-    rates = [w["pages_per_second"] for s in both for w in s["worker_rows"]]
-    assert any(r for r in rates), rates
-    assert all(r is None or 0 <= r <= 2.2 for r in rates), rates
+    rows = [w for s in both for w in s["worker_rows"]]
+    assert any(w["pages_per_second"] for w in rows), rows
+    # N pages took at least (N - 1) x 0.8 s (robots.txt may come from Redis, at once): over
+    # 4 pages, under 1.25 + 1 / 2.4 pages/s.
+    assert any(w["pages"] >= 4 for w in rows), rows
+    assert all(w["pages_per_second"] < 1.7 for w in rows if w["pages"] >= 4), rows
     last = both[-1]
     crawls = {w["crawl_id"] for w in last["worker_rows"]}
     manifests = {p.stem for p in (tmp_path / "archive").glob("crawls/*.json")}
