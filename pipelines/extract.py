@@ -178,6 +178,7 @@ def _body_lines(text: str, *headlines: str | None) -> list[str]:
         for line in lines
         if not re.fullmatch(r"\|?(\s*:?-{3,}:?\s*\|)+\s*", line)
     ]
+    lines = _without_tail(lines)
     lines = [_SIGN_UP_SENTENCE.sub("", line) for line in lines if not _is_chrome_line(line)]
     # A closing line about the author ("Jane Roe is a contributing writer at …") is a bio; one
     # asking to like, share or subscribe is a call to action.
@@ -185,6 +186,38 @@ def _body_lines(text: str, *headlines: str | None) -> list[str]:
         lines and len(lines[-1]) < 400 and (_BIO.match(lines[-1]) or _CLOSING_ASK.search(lines[-1]))
     ):
         lines.pop()
+    return lines
+
+
+# A label that heads a list of other posts: "Recent posts:", "You might also like", "Read next".
+_MORE_LABEL = re.compile(
+    r"^((browse |see |view )?(related|similar|recommended|more) (articles|posts|stories|reads)"
+    r"|(recent|latest|popular|trending|most read) (posts|articles|stories|news)"
+    r"|(if you (liked|enjoyed) this( post| article)?,? )?you (may|might|will) (also )?(like|enjoy)"
+    r"|read (next|also)|more (from|like this|on this topic)\b.{0,40}"
+    r"|keep reading|further reading from us)\s*[:.!]?$",
+    re.IGNORECASE,
+)
+_TAIL_START = 0.5  # share of the text before which a label is not the article's end
+
+
+def _without_tail(lines: list[str]) -> list[str]:
+    """Cut a list of other posts at the article's end, from its label on.
+
+    The label stands in the text's second half and heads headlines or teasers; one heading a
+    menu of one- or two-word sections ("Latest News" / "World") is the site's, left in place.
+    """
+    total = sum(len(line) for line in lines)
+    seen = 0
+    for i, line in enumerate(lines):
+        if (
+            seen >= total * _TAIL_START
+            and len(line) < 80
+            and _MORE_LABEL.match(line)
+            and (i + 1 == len(lines) or len(lines[i + 1].split()) >= 4)
+        ):
+            return lines[:i]
+        seen += len(line)
     return lines
 
 
@@ -315,6 +348,7 @@ def _with_subheadings(tree: Any, lines: list[str]) -> list[str]:
             or len(text) > 120
             or text.casefold() in present
             or heading.find(".//a") is not None
+            or _is_chrome_line(text)
         ):
             continue
         follower = _next_paragraph(heading)
@@ -480,10 +514,16 @@ def _extract(
     title = _choose_title(declared, visible.headline, site_name, own=bool(meta.title))
     lines = _body_lines(doc.text, title, visible.headline)
     if clean:
-        lines = _with_lists(tree, _with_subheadings(tree, lines))
+        lines = _without_tail(_with_lists(tree, _with_subheadings(tree, lines)))
     article_text = restore("\n".join(lines))
     if not article_text:
         return None
+    if _MOJIBAKE_HINT.search(article_text) and ftfy.badness.is_bad(article_text):
+        # Mojibake written as entities ("&acirc;&euro;&trade;") is only seen once decoded.
+        article_text = "\n".join(ftfy.fix_encoding(line) for line in article_text.split("\n"))
+        mojibake = True
+    if title and _MOJIBAKE_HINT.search(title) and ftfy.badness.is_bad(title):
+        title = ftfy.fix_encoding(title)
     # The printed byline is what readers see; it often names more authors than the markup.
     authors = visible.authors or meta.authors or split_authors((doc.author or "").split(";"))
     published, date_source = meta.published, meta.published_source

@@ -310,7 +310,6 @@ def test_calls_to_action_and_controls_are_not_article_text() -> None:
         "اشترك الآن في النشرة البريدية",
         "🚀 Sign up for The Daily newsletter",
         "Advertisement: New Book Out Now!",
-        "Recent posts:",
         "Talk to our marketing experts",
     ]
     keep = (
@@ -439,3 +438,50 @@ def test_title_with_no_word_of_the_declared_one_yields_and_the_logo_is_stripped(
     )
     assert _strip_logo("Quiet Notesbook reviewed", "Quiet Notes") == "Quiet Notesbook reviewed"
     assert _strip_logo("Quiet Notes", "Quiet Notes") == "Quiet Notes"
+
+
+def test_mojibake_written_as_entities_is_repaired() -> None:
+    # "’" once read as cp1252 and stored as entities: only the parser sees the mojibake.
+    paras = "".join(
+        f"<p>{p.replace(chr(39), '&acirc;&euro;&trade;')} It&acirc;&euro;&trade;s said.</p>"
+        for p in PARAS
+    )
+    body = f"<html><body><article><h1>Flood barrier</h1>{paras}</article></body></html>"
+    record = extract_article(body.encode(), URL)
+    assert record is not None
+    assert "â€" not in record["text"] and "It’s said." in record["text"]
+    assert record["quality"]["mojibake_fixed"] is True
+
+
+def test_a_list_of_other_posts_after_the_article_is_cut_from_its_label_on() -> None:
+    teasers = (
+        "<h3>Recent posts:</h3>"
+        "<div class='card'><p>Learn how to type children props in a component library, with "
+        "examples for every case a reader meets and notes on the older patterns.</p></div>"
+        "<div class='card'><p>Learn how to translate an application into many languages, "
+        "covering routing, detection of the reader's locale and switching between them.</p></div>"
+    )
+    record = extract_article(page(extra=teasers), URL)
+    assert record is not None
+    lines = record["text"].split("\n")
+    assert lines[-1] == PARAS[-1]
+    assert not any("Recent posts" in line or line.startswith("Learn how") for line in lines)
+    # The same label early in the text is a heading of the story: nothing is cut there.
+    from pipelines.extract import _without_tail
+
+    story = ["Recent posts", *PARAS]
+    assert _without_tail(story) == story
+    # A series' "Up next" at the end belongs to the article.
+    assert _without_tail([*PARAS, "Up Next", "Best video cameras"])[-1] == "Best video cameras"
+    # A menu's "Latest News" heads sections, not posts: the text after it stays.
+    menu = [*PARAS, "Latest News", "World", "Cities", *PARAS]
+    assert _without_tail(menu) == menu
+    # Printed in the text's first half the label alone is dropped; the story after it stays.
+    body = "".join(f"<p>{p}</p>" for p in PARAS)
+    early = (
+        "<html><body><article><h1>Council approves flood barrier</h1>"
+        f"<p>Recent posts:</p>{body}</article></body></html>"
+    ).encode()
+    record = extract_article(early, URL)
+    assert record is not None
+    assert record["text"].split("\n") == PARAS
