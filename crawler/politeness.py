@@ -7,16 +7,18 @@ import json
 import logging
 import time
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import redis
 from protego import Protego
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.distributed import RedisWorker
-from crawler.redisqueue import SENT, SLOT, host_concurrency
+from crawler.redisqueue import DOWN_ERRORS, SENT, SLOT, host_concurrency
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -111,12 +113,25 @@ class ClusterPolitenessMiddleware:
         keys = self._keys(host)
         args: list[str | int] = [self.concurrency, token, self.hold_ms, self.delay_ms]
         waited = 0.0
+        link = self.worker.link
         while True:
+            if self._stopping() and not robots:
+                # The worker is stopping (SIGTERM): not sent, back into the queue at once.
+                self.stats.inc_value("newswarc/redis/handed_back_unsent")
+                return request.replace(dont_filter=True)
+            if not link.up:
+                # No new download while Redis is away (no slot can be taken); the reactor
+                # runs on, so what is in flight finishes and is archived.
+                try:
+                    await maybe_deferred_to_future(link.wait_up())
+                except redis.ConnectionError as exc:
+                    raise IgnoreRequest(f"Redis unreachable: {exc}") from None
+                continue
             try:
                 wait = int(self._acquire(keys=keys, args=args))
-            except redis.RedisError as exc:
-                logger.warning("newswarc: Redis unreachable for host slots (%s); waiting", exc)
-                wait = 2000
+            except DOWN_ERRORS as exc:
+                link.failed(exc)
+                continue
             if wait == 0:
                 break
             pause = 0.05 if wait < 0 else wait / 1000
@@ -133,6 +148,13 @@ class ClusterPolitenessMiddleware:
         request.meta[SLOT] = (host, token)
         request.meta[SENT] = True
         return None
+
+    def _stopping(self) -> bool:
+        engine: Any = self.worker.crawler.engine
+        slot = getattr(engine, "_slot", None)
+        return engine is not None and (
+            not engine.running or (slot is not None and slot.closing is not None)
+        )
 
     # -- robots.txt, one fetch per host for the cluster -------------------------------------
 
@@ -153,13 +175,15 @@ class ClusterPolitenessMiddleware:
         deadline = time.monotonic() + self.robots_wait
         claim_ms = int(self.robots_wait * 1000) + self.hold_ms
         while True:
+            if not self.worker.link.up:
+                return None  # fetched here, once Redis gives it a host slot
             try:
                 pipe = self.server.pipeline(transaction=False)
                 pipe.get(cached_key)
                 pipe.set(claim_key, self.worker.worker, nx=True, px=claim_ms)
                 cached, claimed = pipe.execute()
-            except redis.RedisError as exc:
-                logger.warning("newswarc: Redis unreachable for robots.txt (%s); fetching", exc)
+            except DOWN_ERRORS as exc:
+                self.worker.link.failed(exc)
                 return None
             if cached is not None:
                 if claimed:
@@ -179,6 +203,8 @@ class ClusterPolitenessMiddleware:
         if not request.meta.pop("newswarc_robots_claim", False):
             return
         cached_key, claim_key = self._robots_keys(request)
+        if not self.worker.link.up:
+            return  # the claim runs out; the next worker that asks fetches it
         try:
             pipe = self.server.pipeline(transaction=False)
             if response is not None:
@@ -191,6 +217,8 @@ class ClusterPolitenessMiddleware:
                 pipe.set(cached_key, head + b"\n" + response.body, ex=ROBOTS_TTL)
             pipe.delete(claim_key)  # an error: the next worker that asks fetches it
             pipe.execute()
+        except DOWN_ERRORS as exc:
+            self.worker.link.failed(exc)
         except redis.RedisError as exc:
             logger.warning("newswarc: robots.txt not shared (%s)", exc)
 
@@ -198,10 +226,8 @@ class ClusterPolitenessMiddleware:
         held = request.meta.pop(SLOT, None)
         if held is None:
             return
-        try:
-            self.server.zrem(self._keys(held[0])[0], held[1])
-        except redis.RedisError as exc:  # the slot runs out by itself
-            logger.warning("newswarc: host slot not released (%s)", exc)
+        # Sent once Redis answers if it does not now (else the host would wait out the hold).
+        self.worker.link.later(partial(self.server.zrem, self._keys(held[0])[0], held[1]))
 
     def process_response(self, request: Request, response: Response) -> Response:
         self._release(request)
@@ -226,7 +252,10 @@ class ClusterPolitenessMiddleware:
             return
         if delay:
             host = urlparse_cached(request).hostname or ""
-            self.server.set(self._keys(host)[2], int(float(delay) * 1000), ex=86400)
+            key = self._keys(host)[2]
+            self.worker.link.later(
+                partial(self.server.set, key, int(float(delay) * 1000), ex=86400)
+            )
             logger.info(
                 "robots.txt of %s asks for a crawl delay of %s s (whole cluster)", host, delay
             )

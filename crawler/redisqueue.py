@@ -98,6 +98,27 @@ end
 return #ARGV
 """
 
+# Queue requests not seen before in the run (KEYS[2], the seen set), in one step: a push that
+# Redis never answered is either wholly done or not at all, so it can be sent again. ARGV[1]
+# guards a seeding: unless empty, the run's seed mark (KEYS[3]) must still be this worker's
+# claim, and is set to "seeded" with the push. Then triples: fingerprint ('' for dont_filter),
+# score, member. Returns how many were queued, or -1 (the claim is not this worker's).
+_PUSH = """
+if ARGV[1] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
+local n = 0
+for i = 2, #ARGV, 3 do
+  if ARGV[i] == '' or redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+    n = n + 1
+  end
+end
+if ARGV[1] ~= '' then redis.call('SET', KEYS[3], 'seeded') end
+return n
+"""
+
+#: Errors of a Redis that does not answer (stopped, restarted, network gone).
+DOWN_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+
 #: request.meta key of the lease a request was taken under.
 LEASE = "newswarc_lease"
 #: request.meta key of the host slot a download holds (crawler.politeness).
@@ -158,6 +179,7 @@ class LeasedQueue(PriorityQueue):
         self._expire = self.server.register_script(_EXPIRE)
         self._renew = self.server.register_script(_RENEW)
         self._ack = self.server.register_script(_ACK)
+        self._push = self.server.register_script(_PUSH)
 
     def _keys(self) -> list[str]:
         return [self.key, self.leases_key, self.leased_key, self.scores_key]
@@ -188,9 +210,39 @@ class LeasedQueue(PriorityQueue):
         side: workers would take them together and wait on the host's politeness. A fraction
         from the URL's hash (below 1: priorities stay apart) spreads them.
         """
+        self.server.zadd(self.key, {self._encode_request(request): self.score(request)})
+
+    def score(self, request: Request) -> float:
+        """Return the request's score in the queue (lower first)."""
         spread = int(hashlib.sha1(request.url.encode(), usedforsecurity=False).hexdigest()[:8], 16)
-        score = -request.priority + spread / 2**32 * 0.99
-        self.server.zadd(self.key, {self._encode_request(request): score})
+        return -request.priority + spread / 2**32 * 0.99
+
+    def push_new(
+        self,
+        requests: list[tuple[Request, str]],
+        seen_key: str,
+        *,
+        seed_key: str = "",
+        owner: str = "",
+    ) -> int:
+        """Queue the requests whose fingerprint is new to the run's seen set, in one step.
+
+        Args:
+            requests: (request, fingerprint) pairs; an empty fingerprint is never filtered.
+            seen_key: the run's seen set (the dupefilter's key).
+            seed_key: with ``owner``, the run's seed mark: queued only if it is still
+                ``owner``'s claim, and marked seeded in the same step.
+            owner: the seeding claim this push completes ('' for a plain push).
+
+        Returns:
+            How many were queued, or -1 if ``owner`` no longer holds the seeding claim.
+
+        """
+        args: list[Any] = [owner]
+        for request, fingerprint in requests:
+            args += [fingerprint, self.score(request), self._encode_request(request)]
+        keys = [self.key, seen_key, seed_key or f"{self.key}:noseed"]
+        return int(self._push(keys=keys, args=args))
 
     def _encode_request(self, request: Request) -> Any:
         # A retry or redirect copies meta: the new request is not under the old lease or slot.
@@ -252,7 +304,11 @@ class LeaseScheduler(Scheduler):
     - ``has_pending_requests`` counts other workers' leases too: while any worker may still add
       requests, the run is not over, and this worker does not close;
     - ``next_request`` never blocks (scrapy-redis's ``BRPOP`` with ``SCHEDULER_IDLE_BEFORE_CLOSE``
-      would stop Scrapy's reactor, downloads and all).
+      would stop Scrapy's reactor, downloads and all), not even while Redis is unreachable:
+      then it hands out nothing, and keeps acknowledgements, slot releases and new requests
+      until Redis answers (``link``, a :class:`crawler.distributed.RedisLink`);
+    - the seen-set check and the push are one step (a Lua script, one round trip);
+    - at close (SIGTERM too) what this worker still holds goes back to the queue at once.
     """
 
     def __init__(
@@ -262,17 +318,24 @@ class LeaseScheduler(Scheduler):
         lease_timeout: float,
         host_root: str = "newswarc",
         host_concurrency: int = 0,
+        link: Any = None,
         **kw: Any,
     ) -> None:
         super().__init__(server, **kw)
         self.lease_timeout = lease_timeout
         self.host_root = host_root
         self.host_concurrency = host_concurrency
+        self.link = link
         self._wake: Any = None
         self.crawler: Crawler | None = None
         self.held: dict[str, Request] = {}
         self.df: Any
         self._counts: tuple[float, int, int] = (0.0, 0, 0)
+        # Kept while Redis is unreachable, sent when it answers (in this order).
+        self._unacked: list[str] = []
+        self._unreleased: list[tuple[str, str]] = []
+        self._unpushed: list[Request] = []
+        self._expire_after = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LeaseScheduler:
@@ -288,6 +351,7 @@ class LeaseScheduler(Scheduler):
             lease_timeout=settings.getfloat("NEWSWARC_REDIS_LEASE_TIMEOUT", 60.0),
             host_root=worker.root,
             host_concurrency=host_concurrency(settings),
+            link=worker.link,
             persist=True,  # a worker that stops must not empty the queue of the others
             queue_key=f"{prefix}:requests",
             queue_cls="crawler.redisqueue.LeasedQueue",
@@ -299,6 +363,16 @@ class LeaseScheduler(Scheduler):
         instance.crawler = crawler
         worker.scheduler = instance
         return instance
+
+    @property
+    def up(self) -> bool:
+        """Whether Redis answers (as far as this worker knows)."""
+        return self.link is None or bool(self.link.up)
+
+    def _down(self, exc: BaseException) -> None:
+        if self.link is None:
+            raise exc
+        self.link.failed(exc)
 
     def open(self, spider: Any) -> None:
         self.spider = spider
@@ -323,27 +397,75 @@ class LeaseScheduler(Scheduler):
     def close(self, reason: str) -> None:
         if self._wake is not None and self._wake.active():
             self._wake.cancel()
+        self.settle()
+        if not self.up:
+            if self.held or self._unacked:
+                logger.warning(
+                    "Redis unreachable at close: %d leases run out by themselves",
+                    len(self.held) + len(self._unacked),
+                )
+            return
         # Whatever this worker still holds goes back to the queue at once, not after the lease.
-        if self.held:
-            self.server.zadd(self.queue.leases_key, dict.fromkeys(self.held, 0), xx=True)
-            self.queue.expire()
-            self._release_slots(list(self.held.values()))
-            self.held.clear()
+        try:
+            if self.held:
+                self.server.zadd(self.queue.leases_key, dict.fromkeys(self.held, 0), xx=True)
+                self.queue.expire()
+                logger.info("Handed %d leases back to the queue at close", len(self.held))
+                if self.stats:
+                    self.stats.inc_value("newswarc/redis/handed_back", len(self.held))
+                self._release_slots(list(self.held.values()))
+                self.held.clear()
+        except DOWN_ERRORS as exc:
+            logger.warning("Redis unreachable at close (%s): leases run out by themselves", exc)
+
+    def _fingerprint(self, request: Request) -> str:
+        return "" if request.dont_filter else str(self.df.request_fingerprint(request))
 
     def enqueue_request(self, request: Request) -> bool:
-        # scrapy-redis's, without the spider argument Scrapy 2.19's stats deprecate.
-        if not request.dont_filter and self.df.request_seen(request):
+        # scrapy-redis's, without the spider argument Scrapy 2.19's stats deprecate, and with
+        # the seen-set check and the push in one step.
+        if not self.up or self._unpushed:
+            self._unpushed.append(request)
+            return True
+        try:
+            pushed = self.queue.push_new([(request, self._fingerprint(request))], self.df.key)
+        except DOWN_ERRORS as exc:
+            self._down(exc)
+            self._unpushed.append(request)
+            return True
+        if not pushed:
             self.df.log(request, self.spider)
             return False
-        self.queue.push(request)
         self._counts = (0.0, 0, 0)
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
         return True
 
+    def seed(self, requests: list[Request], seed_key: str, owner: str) -> bool:
+        """Queue the run's start requests and mark it seeded, in one step.
+
+        Returns:
+            False if ``owner`` no longer holds the seeding claim (another worker took it over).
+
+        """
+        pairs = [(r, self._fingerprint(r)) for r in requests]
+        pushed = self.queue.push_new(pairs, self.df.key, seed_key=seed_key, owner=owner)
+        if pushed < 0:
+            return False
+        self._counts = (0.0, 0, 0)
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis", pushed)
+        return True
+
     def next_request(self) -> Request | None:
         self.settle()
-        request = self.queue.pop(skip=self._unsent_hosts())
+        if not self.up:
+            return None  # nothing new while Redis is away; what is in flight goes on
+        try:
+            request = self.queue.pop(skip=self._unsent_hosts())
+        except DOWN_ERRORS as exc:
+            self._down(exc)
+            return None
         if request is None:
             if self.queue.busy:
                 # Work is queued, for hosts busy elsewhere: look again soon, not at the poll.
@@ -365,12 +487,49 @@ class LeaseScheduler(Scheduler):
         # Scrapy keeps a request in the slot's in-progress set from download until its response
         # was scraped and every item it gave passed the pipelines; no public signal says that.
         done = [lease for lease, req in self.held.items() if req not in slot.inprogress]
-        if done:
-            self.queue.ack(done)
-            # A request dropped before its response (offsite, robots.txt) still held its slot.
-            self._release_slots([self.held.pop(lease) for lease in done])
+        if not done:
+            return
+        # A request dropped before its response (offsite, robots.txt) still held its slot.
+        requests = [self.held.pop(lease) for lease in done]
+        self._unacked.extend(done)
+        self._release_slots(requests)
+        if self.stats:
+            self.stats.inc_value("newswarc/redis/acked", len(done))
+        self._flush_acks()
+
+    def _flush_acks(self) -> None:
+        if not self._unacked or not self.up:
+            return
+        try:
+            self.queue.ack(self._unacked)
+            self._unacked = []
+        except DOWN_ERRORS as exc:
+            self._down(exc)
+
+    def back(self) -> None:
+        """Redis answers again: send what was kept, renew this worker's leases.
+
+        Other workers' leases that ran out during the outage are put back only a lease time
+        later: their workers, alive, renew them when they too see Redis again.
+        """
+        if self._unacked:
+            self.queue.ack(self._unacked)
+            self._unacked = []
+        if self._unreleased:
+            self._zrem_slots(self._unreleased)
+            self._unreleased = []
+        while self._unpushed:
+            batch = self._unpushed[:100]
+            pairs = [(r, self._fingerprint(r)) for r in batch]
+            pushed = self.queue.push_new(pairs, self.df.key)
+            del self._unpushed[: len(batch)]
             if self.stats:
-                self.stats.inc_value("newswarc/redis/acked", len(done))
+                self.stats.inc_value("scheduler/enqueued/redis", pushed)
+        self._counts = (0.0, 0, 0)
+        self._expire_after = time.monotonic() + self.lease_timeout
+        held = self.queue.renew(list(self.held))
+        if held < len(self.held) and self.stats:
+            self.stats.inc_value("newswarc/redis/leases_lost", len(self.held) - held)
 
     def _unsent_hosts(self) -> set[str]:
         # With one slot per host, a second request of a host this worker is about to send would
@@ -381,11 +540,22 @@ class LeaseScheduler(Scheduler):
 
     def _release_slots(self, requests: list[Request]) -> None:
         held = [r.meta.pop(SLOT) for r in requests if SLOT in r.meta]
-        if held:
-            pipe = self.server.pipeline(transaction=False)
-            for host, token in held:
-                pipe.zrem(f"{self.host_root}:host:{host}:slots", token)
-            pipe.execute()
+        if not held:
+            return
+        if not self.up:
+            self._unreleased.extend(held)
+            return
+        try:
+            self._zrem_slots(held)
+        except DOWN_ERRORS as exc:
+            self._down(exc)
+            self._unreleased.extend(held)
+
+    def _zrem_slots(self, held: list[tuple[str, str]]) -> None:
+        pipe = self.server.pipeline(transaction=False)
+        for host, token in held:
+            pipe.zrem(f"{self.host_root}:host:{host}:slots", token)
+        pipe.execute()
 
     def _wake_soon(self, delay: float = 0.05) -> None:
         if self._wake is not None and self._wake.active():
@@ -405,9 +575,13 @@ class LeaseScheduler(Scheduler):
     def renew(self) -> None:
         """Extend this worker's leases and put other workers' run-out leases back."""
         self.settle()
+        if not self.up:
+            return
         held = self.queue.renew(list(self.held))
         if held < len(self.held) and self.stats:
             self.stats.inc_value("newswarc/redis/leases_lost", len(self.held) - held)
+        if time.monotonic() < self._expire_after:
+            return
         expired = self.queue.expire()
         if expired:
             logger.warning("Put %d expired leases back into the queue", expired)
@@ -415,16 +589,24 @@ class LeaseScheduler(Scheduler):
                 self.stats.inc_value("newswarc/redis/requeued", expired)
 
     def counts(self, max_age: float = 0.2) -> tuple[int, int]:
-        """Return (queued, leased) across the cluster, at most ``max_age`` seconds old."""
+        """Return (queued, leased) across the cluster, at most ``max_age`` seconds old.
+
+        While Redis is unreachable: the last known counts.
+        """
         at, queued, leased = self._counts
         now = time.monotonic()
-        if now - at > max_age:
-            queued, leased = self.queue.counts()
-            self._counts = (now, queued, leased)
+        if now - at > max_age and self.up:
+            try:
+                queued, leased = self.queue.counts()
+                self._counts = (now, queued, leased)
+            except DOWN_ERRORS as exc:
+                self._down(exc)
         return queued, leased
 
     def has_pending_requests(self) -> bool:
         self.settle()
+        if not self.up or self._unpushed:
+            return True  # not known until Redis answers
         queued, leased = self.counts()
         return queued + leased > 0
 

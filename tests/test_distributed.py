@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from scrapy.settings import Settings
+from warcio.archiveiterator import ArchiveIterator
 
 from crawler.distributed import DistributedAddon
 from crawler.redisqueue import LEASE, LeasedQueue
@@ -244,6 +247,22 @@ def test_three_workers_one_killed_archive_every_article_once(
     assert redis_db.client().keys("newswarc:run:*") == []  # the finished run forgot itself
 
 
+def _members(path: Path) -> bytes:
+    """Return the complete gzip members of a file still being written, decompressed."""
+    data, out = path.read_bytes(), []
+    while data:
+        inflate = zlib.decompressobj(wbits=31)
+        try:
+            chunk = inflate.decompress(data)
+        except zlib.error:
+            break
+        if not inflate.eof:
+            break  # the member being written
+        out.append(chunk)
+        data = inflate.unused_data
+    return b"".join(out)
+
+
 @pytest.mark.e2e
 def test_redis_stopped_20_s_mid_crawl_workers_wait_and_finish_with_nothing_lost(
     redis_db: Any, tmp_path: Path, local_crawl: Any
@@ -268,10 +287,28 @@ def test_redis_stopped_20_s_mid_crawl_workers_wait_and_finish_with_nothing_lost(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(site.requests) < 4:
             time.sleep(0.05)
+        # An article asked for now is answered 6 s later, with Redis stopped.
+        seen = len(site.requests)
+        site.delay = 6.0
+        slow = None
+        while time.monotonic() < deadline and slow is None:
+            slow = next((r["path"] for r in site.requests[seen:] if r["path"] in expected), None)
+            time.sleep(0.01)
+        assert slow is not None, "no article asked for"
         redis_db.stop()
+        site.delay = 0.4
         during = len(site.requests)
-        time.sleep(20)
-        assert len(site.requests) <= during + 3  # the workers paused (what was in flight ends)
+        time.sleep(15)
+        # The download in flight finished and was archived while Redis was still away: the
+        # reactor was not blocked. Its capture is in a WARC, its article in a JSONL batch.
+        spools = [tmp_path / f"spool-{n}" for n in ("w1", "w2", "w3")]
+        warc = b"".join(_members(f) for s in spools for f in s.glob("warc/**/*.warc.gz.open"))
+        assert f"WARC-Target-URI: {site.base_url}{slow}".encode() in warc, slow
+        batches = [_members(f) for s in spools for f in s.glob("articles/**/*.jsonl.gz.open")]
+        written = [json.loads(line)["url"] for b in batches for line in b.splitlines()]
+        assert f"{site.base_url}{slow}" in written, (slow, written)
+        time.sleep(5)
+        assert len(site.requests) <= during + 3  # no new downloads (what was in flight ends)
         redis_db.start()
         logs = []
         for i, proc in enumerate(procs):
@@ -291,6 +328,165 @@ def test_redis_stopped_20_s_mid_crawl_workers_wait_and_finish_with_nothing_lost(
         [NEWSWARC, "verify", str(archive)], check=False, capture_output=True, text=True, timeout=120
     )
     assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
+
+
+@pytest.mark.e2e
+def test_a_worker_stopped_with_sigterm_hands_its_work_back_and_closes_its_warc(
+    redis_db: Any, tmp_path: Path, local_crawl: Any
+) -> None:
+    site = NewsSite(delay=0.3).start()
+    expected = sorted(urlsplit(r["url"]).path for r in _articles(local_crawl["archive"]))
+    archive = tmp_path / "archive"
+    args = ["-a", f"start_urls={site.base_url}/"]
+
+    def worker(name: str) -> subprocess.Popen[str]:
+        folder = tmp_path / name
+        folder.mkdir()
+        settings = {
+            "NEWSWARC_ARCHIVE_URI": archive,
+            "NEWSWARC_SPOOL_DIR": tmp_path / f"spool-{name}",
+            # Far longer than the whole crawl: the other worker cannot wait for an expiry.
+            "NEWSWARC_REDIS_LEASE_TIMEOUT": 600,
+            "NEWSWARC_REDIS_POLL_INTERVAL": 0.1,
+            # Several requests of the stopped worker in flight when the signal comes.
+            "CONCURRENT_REQUESTS": 3,
+        }
+        return start_crawl(folder, args, settings, {"NEWSWARC_REDIS_URL": redis_db.url})
+
+    try:
+        stopped, other = worker("w1"), worker("w2")
+        victim = tmp_path / "spool-w1"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(f.stat().st_size for f in victim.glob("warc/*/*/*/*.warc.gz.open")):
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)
+        stopped.send_signal(signal.SIGTERM)
+        out, err = stopped.communicate(timeout=120)
+        stopped_log = err + out
+        assert stopped.returncode == 0, stopped_log[-3000:]
+        # It left no lease of its own to run out: each was acknowledged or handed back.
+        server = redis_db.client()
+        mark = b".%d:" % stopped.pid  # lease ids are HOST.PID:SERIAL
+        leases = [x for k in server.keys("newswarc:run:*:leases") for x in server.zrange(k, 0, -1)]
+        assert [x for x in leases if mark in x] == [], leases
+        out, err = other.communicate(timeout=120)
+        other_log = err + out
+        (tmp_path / "stopped.log").write_text(stopped_log)
+        (tmp_path / "other.log").write_text(other_log)
+        assert other.returncode == 0, other_log[-3000:]
+    finally:
+        site.stop()
+    assert "Closing spider (shutdown)" in stopped_log
+    assert "Traceback" not in stopped_log + other_log
+    # Nothing waited for a lease to run out: what the stopped worker held came back at once.
+    assert "expired leases back into the queue" not in other_log
+    assert "'newswarc/redis/requeued'" not in other_log
+    records = _articles(archive)
+    assert sorted(urlsplit(r["url"]).path for r in records) == expected  # all, none twice
+    assert {r["version"] for r in records} == {1}
+    # The stopped worker's WARC files are closed whole and uploaded; nothing left open.
+    mine = [w for w in archive.glob("warc/*/*/*/*.warc.gz") if f".{stopped.pid}." in w.name]
+    assert mine, sorted(w.name for w in archive.glob("warc/*/*/*/*.warc.gz"))
+    for warc in mine:
+        check_warc_file(warc)
+        with warc.open("rb") as fh:
+            assert sum(1 for _ in ArchiveIterator(fh)) > 0
+    assert list(victim.glob("**/*.open")) == []
+    assert redis_db.client().keys("newswarc:run:*") == []  # the run finished and forgot itself
+
+
+def _seed_requests(n: int) -> list[Any]:
+    from scrapy import Request
+
+    return [Request(f"http://127.0.0.1:9/start/{k}") for k in range(n)]
+
+
+def test_seeding_is_one_step_and_a_dead_seeders_claim_is_taken_over(redis_db: Any) -> None:
+    from crawler.distributed import _CLAIM_SEED
+    from crawler.redisqueue import LeaseScheduler
+
+    server = redis_db.client()
+    claim = server.register_script(_CLAIM_SEED)
+    keys = ["r:seed", "r:instance"]
+
+    def scheduler() -> LeaseScheduler:
+        from scrapy import Spider
+        from scrapy_redis.dupefilter import RFPDupeFilter
+
+        made = LeaseScheduler(
+            server, lease_timeout=30, queue_key="r:requests", dupefilter_key="r:dupefilter"
+        )
+        made.df = RFPDupeFilter(server, key="r:dupefilter")
+        made.open(Spider("news"))
+        return made
+
+    # Worker A claims the seeding; B finds it claimed.
+    assert claim(keys=keys, args=["seeding:A", 1, "crawl-A"]) == 1
+    assert claim(keys=keys, args=["seeding:B", 1, "crawl-B"]) == 0
+    # A is killed while it reads its start requests: it pushes them in one step at the end,
+    # so nothing of the run is queued yet, not a part of it.
+    assert server.zcard("r:requests") == 0
+    time.sleep(1.2)  # A's claim runs out (nobody renews it)
+    assert server.get("r:seed") is None and server.get("r:instance") == b"crawl-A"
+    # B takes the seeding over and queues every start request, once, with the seeded mark.
+    assert claim(keys=keys, args=["seeding:B", 30, "crawl-B"]) == 1
+    b = scheduler()
+    assert b.seed(_seed_requests(5), "r:seed", "seeding:B") is True
+    assert server.get("r:seed") == b"seeded"
+    assert server.zcard("r:requests") == 5 and server.scard("r:dupefilter") == 5
+    assert server.get("r:instance") == b"crawl-A"  # one run, named once
+    # A, had it only hung, finds its claim gone: its late push queues nothing.
+    assert b.seed(_seed_requests(5), "r:seed", "seeding:A") is False
+    assert server.zcard("r:requests") == 5
+    # Once seeded, nobody claims the seeding again.
+    assert claim(keys=keys, args=["seeding:C", 30, "crawl-C"]) == 0
+    # The push and the seen-set check are one step: a known URL is not queued twice.
+    assert b.enqueue_request(_seed_requests(1)[0]) is False
+    assert server.zcard("r:requests") == 5
+
+
+@pytest.mark.e2e
+def test_a_run_whose_seeder_died_before_seeding_is_seeded_by_another_worker(
+    redis_db: Any, tmp_path: Path, local_crawl: Any
+) -> None:
+    # What a seeder SIGKILLed while it read its start requests leaves: its claim (nobody
+    # renews it: it runs out) and the run's instance, and nothing queued.
+    server = redis_db.client()
+    server.set("newswarc:run:seedless:seed", "seeding:dead.1", ex=120)
+    server.set("newswarc:run:seedless:instance", "crawl-of-the-dead-seeder")
+    site = NewsSite().start()
+    expected = sorted(urlsplit(r["url"]).path for r in _articles(local_crawl["archive"]))
+    archive = tmp_path / "archive"
+    try:
+        settings = {
+            "NEWSWARC_ARCHIVE_URI": archive,
+            "NEWSWARC_SPOOL_DIR": tmp_path / "spool",
+            "NEWSWARC_REDIS_POLL_INTERVAL": 0.1,
+            "NEWSWARC_REDIS_RUN": "seedless",
+        }
+        args = ["-a", f"start_urls={site.base_url}/"]
+        proc = start_crawl(tmp_path, args, settings, {"NEWSWARC_REDIS_URL": redis_db.url})
+        assert proc.stderr is not None
+        head = []
+        for line in proc.stderr:  # the worker's log, up to where it found the run claimed
+            head.append(line)
+            if "is seeded by another worker" in line:
+                break
+        time.sleep(1)
+        assert server.zcard("newswarc:run:seedless:requests") == 0  # it waits for the seeder
+        server.delete("newswarc:run:seedless:seed")  # the dead seeder's claim runs out
+        out, err = proc.communicate(timeout=120)
+        log = "".join(head) + err + out
+        (tmp_path / "worker.log").write_text(log)
+        assert proc.returncode == 0, log[-3000:]
+    finally:
+        site.stop()
+    assert "is seeded by another worker" in log  # it joined while the claim was alive
+    assert "seeding it here" in log
+    assert sorted(urlsplit(r["url"]).path for r in _articles(archive)) == expected
+    assert server.keys("newswarc:run:*") == []
 
 
 @pytest.mark.e2e
