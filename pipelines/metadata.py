@@ -837,6 +837,9 @@ _BYLINE_LABEL = re.compile(
 _BYLINE_ANYWHERE = re.compile(r"^(written|authored|posted) by\s+\S", re.IGNORECASE)
 
 
+_BYLINE_END = re.compile(r"\s+(?:on|in|at|\||·|—|–)\s+")
+
+
 def _labelled_authors(body: Any) -> list[str]:
     """Return the names of a byline printed as a label and a name, anywhere but in comments."""
     for el in body.iter():
@@ -856,8 +859,9 @@ def _labelled_authors(body: Any) -> list[str]:
             )
         elif _BYLINE_ANYWHERE.match(own):
             text = " ".join(el.text_content().split())
-            name = text if len(text) <= 80 else None
-        if not name or is_elsewhere(el):
+            # "Posted by Name on 2025-12-18 in Section": the name ends where the date begins.
+            name = _BYLINE_END.split(text, 1)[0] if len(text) <= 120 else None
+        if not name or is_elsewhere(el, article_footer=True):
             continue
         names = split_authors([name])
         if names and all(_name_like(n) or len(n.split()) == 1 for n in names):
@@ -914,16 +918,35 @@ _ELSEWHERE = re.compile(
 )
 
 
-def is_elsewhere(el: Any) -> bool:
-    """Tell whether an element sits in comments, a sidebar, a footer or a box of other posts."""
+def is_elsewhere(el: Any, *, article_footer: bool = False) -> bool:
+    """Tell whether an element sits in comments, a sidebar, a footer or a box of other posts.
+
+    With ``article_footer``, the footer of an ``<article>`` (where "Posted by … on …" is
+    printed) does not count as the page's footer.
+    """
     for depth, anc in enumerate(el.iterancestors()):
         if depth > 12 or anc.tag in ("body", "article", "main"):
             return anc.tag == "footer"
-        if anc.tag in ("footer", "nav", "aside") or _ELSEWHERE.search(
-            (anc.get("class") or "") + " " + (anc.get("id") or "")
+        if (
+            article_footer
+            and anc.tag == "footer"
+            and not _ELSEWHERE.search(_role_marks(anc))
+            and any(a.tag == "article" for a in anc.iterancestors())
         ):
+            continue
+        if anc.tag in ("footer", "nav", "aside") or _ELSEWHERE.search(_role_marks(anc)):
             return True
     return False
+
+
+def _role_marks(el: Any) -> str:
+    """Return an element's class and id, without utility classes that only place it.
+
+    "md:[grid-area:sidebar]" or "lg:more-gap" say where a column goes on a wide screen (Tailwind
+    and its kin), not that it is a sidebar.
+    """
+    classes = (el.get("class") or "").split()
+    return " ".join([c for c in classes if ":" not in c and "[" not in c] + [el.get("id") or ""])
 
 
 def _name_like(text: str) -> bool:
@@ -943,7 +966,12 @@ def _marked_authors(body: Any) -> list[str]:
             continue
         if el.tag == "a" and _AUTHOR_HREF.search(el.get("href") or ""):
             name = clean_author(" ".join(el.text_content().split()))
-            if name and _name_like(name) and split_authors([name]) and not is_elsewhere(el):
+            if (
+                name
+                and _name_like(name)
+                and split_authors([name])
+                and not is_elsewhere(el, article_footer=True)
+            ):
                 return split_authors([name])
         if el.tag == "img" and el.get("alt"):
             parent = el.getparent()
@@ -958,13 +986,13 @@ def _marked_authors(body: Any) -> list[str]:
                 and alt
                 and _name_like(alt)
                 and split_authors([alt])
-                and not is_elsewhere(el)
+                and not is_elsewhere(el, article_footer=True)
             ):
                 return split_authors([alt])
         marks = _marks(el)
         if not marks.strip() or not _AUTHOR_MARK.search(marks) or _NOT_BYLINE_MARK.search(marks):
             continue
-        if not _is_author_element(el) or is_elsewhere(el):
+        if not _is_author_element(el) or is_elsewhere(el, article_footer=True):
             continue
         text = " ".join(el.text_content().split())
         if not text or len(text) > _SHORT:

@@ -283,3 +283,39 @@ def test_headline_skips_home_links_and_chrome_and_the_logo_names_the_site() -> N
     )
     found = read_visible_meta(tree, "Port strike deepens")
     assert found.logo is None and found.headline == "Port strike deepens"
+
+
+def test_bylines_in_a_utility_classed_column_and_in_the_articles_own_footer() -> None:
+    from pipelines.metadata import is_elsewhere, read_visible_meta
+
+    story = "<p>" + "Text of the article. " * 20 + "</p>"
+    # "md:[grid-area:sidebar]" places a column on wide screens; it is not a sidebar.
+    tree = parse_html(
+        "<html><body><article class='grid md:grid-rows-[auto_1fr]'><h1>Catering trends</h1>"
+        "<div class='mb-6 md:[grid-area:sidebar]'><div><p>Written by</p><p>Edna Tabor</p>"
+        f"</div></div>{story}</article></body></html>"
+    )
+    assert read_visible_meta(tree, "Catering trends").authors == ["Edna Tabor"]
+    # "Posted by … on …" in the article's own footer is its byline; the page footer's is not.
+    tree = parse_html(
+        f"<html><body><main><article><h1>Preparing a transition</h1>{story}"
+        "<footer><p>Posted by Colm Walsh on 2025-12-18 in tools.</p></footer></article></main>"
+        "</body></html>"
+    )
+    assert read_visible_meta(tree, "Preparing a transition").authors == ["Colm Walsh"]
+    tree = parse_html(
+        f"<html><body><article><h1>Preparing a transition</h1>{story}<footer><p>Posted by "
+        "<a href='/blog/author/colm-walsh.html'>Colm Walsh</a> on <time>2025-12-18</time></p>"
+        "</footer></article></body></html>"
+    )
+    assert read_visible_meta(tree, "Preparing a transition").authors == ["Colm Walsh"]
+    tree = parse_html(
+        f"<html><body><article><h1>Preparing a transition</h1>{story}</article>"
+        "<footer><p>Posted by Colm Walsh on 2025-12-18 in tools.</p></footer></body></html>"
+    )
+    assert read_visible_meta(tree, "Preparing a transition").authors == []
+    footer_p = tree.find(".//footer/p")
+    assert is_elsewhere(footer_p) and is_elsewhere(footer_p, article_footer=True)
+    # A sidebar still is one, however its classes are written.
+    tree = parse_html("<html><body><div class='sidebar md:w-1/3'><p>x</p></div></body></html>")
+    assert is_elsewhere(tree.find(".//p"))
