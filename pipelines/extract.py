@@ -25,6 +25,7 @@ from pipelines.cleaning import (
 from pipelines.metadata import (
     PageMeta,
     VisibleMeta,
+    choose_authors,
     is_elsewhere,
     iso_date,
     parse_html,
@@ -525,7 +526,10 @@ def _extract(
     if title and _MOJIBAKE_HINT.search(title) and ftfy.badness.is_bad(title):
         title = ftfy.fix_encoding(title)
     # The printed byline is what readers see; it often names more authors than the markup.
-    authors = visible.authors or meta.authors or split_authors((doc.author or "").split(";"))
+    outlets = {n.casefold() for n in (site_name, meta.publisher) if n}
+    authors = choose_authors(visible.authors, meta.authors, outlets) or split_authors(
+        (doc.author or "").split(";")
+    )
     published, date_source = meta.published, meta.published_source
     if not published and visible.published:
         published, date_source = visible.published, "visible-text"

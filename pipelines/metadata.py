@@ -55,6 +55,7 @@ class PageMeta:
     og_type: str | None = None
     title: str | None = None
     site_name: str | None = None
+    publisher: str | None = None  # JSON-LD publisher's name
     description: str | None = None
     canonical_url: str | None = None
     authors: list[str] = field(default_factory=list)
@@ -413,7 +414,8 @@ def read_page_meta(tree: Any) -> PageMeta:
                 authors = [_tag(tags, f"twitter:data{n}") or ""]
                 break
     # "Jane Roe, The Daily Courier": the publisher after the names is no author.
-    outlets = {n.casefold() for n in (meta.site_name, _publisher_name(article)) if n}
+    meta.publisher = _publisher_name(article)
+    outlets = {n.casefold() for n in (meta.site_name, meta.publisher) if n}
     meta.authors = split_authors(authors)
     people = [a for a in meta.authors if a.casefold() not in outlets]
     if people:
@@ -952,6 +954,27 @@ def _role_marks(el: Any) -> str:
 def _name_like(text: str) -> bool:
     words = text.split()
     return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words if w[:1].isalpha())
+
+
+def choose_authors(printed: list[str], declared: list[str], outlets: set[str]) -> list[str]:
+    """Return the byline printed on the page, or the authors the markup declares.
+
+    The printed byline often names more authors than the markup and wins when the two agree in
+    part. When they name no one in common, the markup wins if it names people while the
+    printed "byline" does not (a section title, "Fact checked by …", a first name alone),
+    unless the markup names only the outlet (``outlets``: site and publisher names, folded).
+    """
+    if not printed or not declared:
+        return printed or declared
+    low_printed = [n.casefold() for n in printed]
+    low_declared = [n.casefold() for n in declared]
+    if any(a in b or b in a for a in low_printed for b in low_declared):
+        return printed
+    if any(n in outlets for n in low_declared):
+        return printed
+    if all(_name_like(n) for n in declared) and not all(_name_like(n) for n in printed):
+        return declared
+    return printed
 
 
 def _marked_authors(body: Any) -> list[str]:

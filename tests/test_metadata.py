@@ -319,3 +319,35 @@ def test_bylines_in_a_utility_classed_column_and_in_the_articles_own_footer() ->
     # A sidebar still is one, however its classes are written.
     tree = parse_html("<html><body><div class='sidebar md:w-1/3'><p>x</p></div></body></html>")
     assert is_elsewhere(tree.find(".//p"))
+
+
+def test_markup_authors_win_over_a_printed_byline_that_names_no_person() -> None:
+    from pipelines.metadata import choose_authors
+
+    outlets = {"daily meridian"}
+    # Agreeing in part: the printed byline, which names more people.
+    assert choose_authors(["Jane Roe", "Sam Poe"], ["Jane Roe"], outlets) == ["Jane Roe", "Sam Poe"]
+    # No one in common, and the printed one is no person's name.
+    for printed in (["Microsoft to Adobe"], ["Fact checked by Ann Lee"], ["Stacey"]):
+        assert choose_authors(printed, ["Camila Karr"], outlets) == ["Camila Karr"]
+    # The markup names the outlet only, or both are names: the printed byline stands.
+    assert choose_authors(["Tracy Parker", "Dietitian"], ["Daily Meridian"], outlets) == [
+        "Tracy Parker",
+        "Dietitian",
+    ]
+    assert choose_authors(["Paul Fenn"], ["Luke Dale"], outlets) == ["Paul Fenn"]
+    assert choose_authors([], ["Luke Dale"], outlets) == ["Luke Dale"]
+    # Through extraction: JSON-LD names the writer, the "byline" is a section label.
+    story = "".join(
+        f"<p>{'Text of the article about the weekly market. ' * 6}</p>" for _ in range(4)
+    )
+    html = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", '
+        '"headline": "Markets week", "author": {"@type": "Person", "name": "Camila Karr"}}'
+        "</script></head><body><article><h1>Markets week</h1><div class='byline'>By Theory to "
+        f"Practice</div>{story}</article></body></html>"
+    )
+    from pipelines.extract import extract_article
+
+    record = extract_article(html.encode(), "https://news.example/markets-week")
+    assert record is not None and record["authors"] == ["Camila Karr"]
