@@ -297,7 +297,9 @@ def split_authors(names: list[str]) -> list[str]:
                 and len(name.split()) <= 6
             ):
                 out.append(name)
-    return out
+    # "Matt CheckHead Winemaker" and "Matt Check": the name with its role glued on is the same
+    # person printed twice.
+    return [n for n in out if not any(o != n and " " in o and n.startswith(o) for o in out)]
 
 
 def iso_date(value: str | None) -> str | None:
@@ -951,9 +953,19 @@ def _role_marks(el: Any) -> str:
     return " ".join([c for c in classes if ":" not in c and "[" not in c] + [el.get("id") or ""])
 
 
+# Words a name never starts with, though a link's text may ("On Bluesky", "Follow Jane").
+_NOT_NAME_START = frozenset(
+    ["on", "in", "at", "for", "from", "with", "to", "of", "via", "about", "follow", "share"]
+)
+
+
 def _name_like(text: str) -> bool:
     words = text.split()
-    return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words if w[:1].isalpha())
+    return (
+        2 <= len(words) <= 4
+        and all(w[:1].isupper() for w in words if w[:1].isalpha())
+        and words[0].casefold() not in _NOT_NAME_START
+    )
 
 
 def choose_authors(printed: list[str], declared: list[str], outlets: set[str]) -> list[str]:

@@ -351,3 +351,14 @@ def test_markup_authors_win_over_a_printed_byline_that_names_no_person() -> None
 
     record = extract_article(html.encode(), "https://news.example/markets-week")
     assert record is not None and record["authors"] == ["Camila Karr"]
+
+
+def test_a_name_printed_twice_with_its_role_glued_on_is_one_author() -> None:
+    assert split_authors(["Matt CheckHead Winemaker", "Matt Check"]) == ["Matt Check"]
+    # A first name alone does not swallow the full name, nor two people sharing one.
+    assert split_authors(["Jo", "Jo Smith"]) == ["Jo", "Jo Smith"]
+    assert split_authors(["Ann Lee", "Bea Lee"]) == ["Ann Lee", "Bea Lee"]
+    from pipelines.metadata import choose_authors
+
+    # "On Bluesky" is a link's text, no name: the markup's author wins.
+    assert choose_authors(["On Bluesky"], ["Christa Penn"], set()) == ["Christa Penn"]
