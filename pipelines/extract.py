@@ -338,11 +338,11 @@ def _protect_joiners(text: str) -> tuple[str, Callable[[str], str]]:
 
 
 def _with_subheadings(tree: Any, lines: list[str]) -> list[str]:
-    """Put back sub-headings trafilatura dropped: a short h2-h4 right before a kept paragraph."""
+    """Put back sub-headings trafilatura dropped: a short h2-h6 right before a kept paragraph."""
     present = {line.casefold() for line in lines}
     index = {line.casefold(): i for i, line in enumerate(lines)}
     inserts: dict[int, str] = {}
-    for heading in tree.iter("h2", "h3", "h4"):
+    for heading in tree.iter("h2", "h3", "h4", "h5", "h6"):
         text = " ".join(heading.text_content().split())
         if (
             not text

@@ -485,3 +485,16 @@ def test_a_list_of_other_posts_after_the_article_is_cut_from_its_label_on() -> N
     record = extract_article(early, URL)
     assert record is not None
     assert record["text"].split("\n") == PARAS
+
+
+def test_minor_headings_h5_h6_are_put_back_before_their_paragraph() -> None:
+    from pipelines.extract import _with_subheadings
+    from pipelines.metadata import parse_html
+
+    tip = "Buy staples in bulk and keep them in jars, so that less packaging reaches the bin."
+    tree = parse_html(
+        "<html><body><article><div class='item'><div class='text-wrap'>"
+        f"<h6>1. Buy in bulk</h6><div class='rich'><p>{tip}</p></div></div></div>"
+        "</article></body></html>"
+    )
+    assert _with_subheadings(tree, [tip]) == ["1. Buy in bulk", tip]
