@@ -89,6 +89,18 @@ def _wait_warm(procs: list[Any], window: float = 0.5, most: float = 0.1, cap: fl
             return
 
 
+def _machine_busy() -> float:
+    """Return the CPU seconds the whole machine was busy so far (every process, every core)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -120,6 +132,7 @@ def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -
     cpu = client.info("cpu")
     redis_cpu0 = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
     cpu0 = _children_cpu()
+    machine0, self0 = _machine_busy(), _self_cpu()
     start = time.monotonic()
     # The run's seeding is held until every worker has joined, then let go: one of them seeds
     # it (the take-over of a seeding claim that ran out). Workers on this 2-core machine start
@@ -171,6 +184,9 @@ def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -
     cpu = client.info("cpu")
     redis_cpu = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]) - redis_cpu0
     commands = int(client.info("stats")["total_commands_processed"]) - commands0
+    # What other work on the machine used meanwhile: every core's busy time minus this bench's
+    # (the site's threads), its workers' (and their extraction processes') and Redis's.
+    others = _machine_busy() - machine0 - (_self_cpu() - self0) - cpu_used - redis_cpu
     site.stop()
     pages = [s for s in site.served if s[1] != "/robots.txt"]
     robots = len(site.served) - len(pages)
@@ -193,6 +209,7 @@ def run(workers: int, args: argparse.Namespace, redis: RedisServer, tmp: Path) -
         "peak_rss_mib": [round(p / 1024, 1) for p in peaks],
         "cpu_s": cpu_used + redis_cpu,
         "cpu_share": (cpu_used + redis_cpu) / wall / (os.cpu_count() or 1),
+        "others_cpu_share": max(0.0, others) / wall / (os.cpu_count() or 1),
         "peak_inflight_per_host": max(site.peak.values()),
         "counters": counters,
         "in_flight": _in_flight(site),
@@ -222,7 +239,7 @@ def main() -> None:
     )
     print(
         "workers  pages  pages/s  speed-up  pages/s(wall)  ready s  redis cmd/page  "
-        "round trips/page  peak RSS MiB/worker  CPU share  peak/host  exit"
+        "round trips/page  peak RSS MiB/worker  CPU share  others' CPU  peak/host  exit"
     )
     for r in results:
         print(
@@ -231,6 +248,7 @@ def main() -> None:
             f"{r['ready_s']:>7.1f}  {r['redis_commands_per_page']:>14.1f}  "
             f"{r['redis_round_trips_per_page']:>16.1f}  "
             f"{' '.join(str(m) for m in r['peak_rss_mib']):>19}  {r['cpu_share']:>8.0%}  "
+            f"{r['others_cpu_share']:>11.0%}  "
             f"{r['peak_inflight_per_host']:>9}  {r['exit_codes']}"
         )
     for r in results:

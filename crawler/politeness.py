@@ -29,7 +29,14 @@ logger = logging.getLogger(__name__)
 # Take a slot of the host if fewer than ARGV[1] are taken and its delay has passed. Slots are
 # leases too (ARGV[3] ms): a worker killed mid-download frees its slot when it runs out.
 # Returns 0 (taken), a wait in ms (the delay), or -1 (every slot taken).
+# First, in the same round trip, the ARGV[6] host slot releases (host, token) this worker has
+# not sent yet (a robots.txt download's slot, given back just before its page asks).
 _ACQUIRE = """
+local i = 7
+for _ = 1, tonumber(ARGV[6]) do
+  redis.call('ZREM', ARGV[5] .. ':host:' .. ARGV[i] .. ':slots', ARGV[i + 1])
+  i = i + 2
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -127,9 +134,14 @@ class ClusterPolitenessMiddleware:
                 except redis.ConnectionError as exc:
                     raise IgnoreRequest(f"Redis unreachable: {exc}") from None
                 continue
+            scheduler = self.worker.scheduler
+            releases = scheduler.take_releases() if scheduler is not None else []
             try:
-                wait = int(self._acquire(keys=keys, args=args))
+                flat = [x for pair in releases for x in pair]
+                wait = int(self._acquire(keys=keys, args=[*args, self.root, len(releases), *flat]))
             except DOWN_ERRORS as exc:
+                if scheduler is not None:
+                    scheduler.release_all(releases)
                 link.failed(exc)
                 continue
             if wait == 0:
@@ -226,8 +238,12 @@ class ClusterPolitenessMiddleware:
         held = request.meta.pop(SLOT, None)
         if held is None:
             return
-        # Sent once Redis answers if it does not now (else the host would wait out the hold).
-        self.worker.link.later(partial(self.server.zrem, self._keys(held[0])[0], held[1]))
+        scheduler = self.worker.scheduler
+        if scheduler is not None:
+            # With this worker's next take, in its round trip (kept while Redis is away).
+            scheduler.release(*held)
+        else:
+            self.worker.link.later(partial(self.server.zrem, self._keys(held[0])[0], held[1]))
 
     def process_response(self, request: Request, response: Response) -> Response:
         self._release(request)

@@ -29,14 +29,28 @@ logger = logging.getLogger(__name__)
 # Only the best ARGV[5] members are looked at: equal priorities are spread over hosts, so
 # they are a sample of the whole queue. Returns the member, 1 (every host looked at is busy)
 # or false (the queue is empty).
+# First, in the same round trip, ARGV[6] acknowledgements (lease ids) and ARGV[7] host slot
+# releases (host, token) this worker has to send: the request that just finished frees its host
+# for this very take, and the take after a download is the one round trip on that path.
 _TAKE = """
+local i = 8
+for _ = 1, tonumber(ARGV[6]) do
+  redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('HDEL', KEYS[3], ARGV[i])
+  redis.call('HDEL', KEYS[4], ARGV[i])
+  i = i + 1
+end
+for _ = 1, tonumber(ARGV[7]) do
+  redis.call('ZREM', ARGV[3] .. ':host:' .. ARGV[i] .. ':slots', ARGV[i + 1])
+  i = i + 2
+end
 local items = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1, 'WITHSCORES')
 if #items == 0 then return false end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local conc = tonumber(ARGV[4])
 local busy = {}
-for i = 6, #ARGV do busy[ARGV[i]] = true end
+for j = i, #ARGV do busy[ARGV[j]] = true end
 local pick = nil
 for i = 1, #items, 2 do
   local m = items[i]
@@ -184,17 +198,30 @@ class LeasedQueue(PriorityQueue):
     def _keys(self) -> list[str]:
         return [self.key, self.leases_key, self.leased_key, self.scores_key]
 
-    def pop(self, timeout: int = 0, skip: Iterable[str] = ()) -> Request | None:
+    def pop(
+        self,
+        timeout: int = 0,
+        skip: Iterable[str] = (),
+        acks: list[str] | None = None,
+        releases: list[tuple[str, str]] | None = None,
+    ) -> Request | None:
         """Take the best request of a free host under a new lease (``request.meta[LEASE]``).
 
         Args:
             timeout: unused (scrapy-redis's signature); a take never blocks.
             skip: hosts to treat as busy (this worker's requests on their way to a slot).
+            acks: leases to acknowledge first, in the same round trip.
+            releases: host slots (host, token) to give back first, in the same round trip.
 
         """
         self._serial += 1
         lease = f"{self.worker}:{self._serial}"
-        args = [lease, self.lease_ms, self.host_root, self.host_concurrency, TAKE_SCAN, *skip]
+        acks, releases = acks or [], releases or []
+        args: list[Any] = [lease, self.lease_ms, self.host_root, self.host_concurrency, TAKE_SCAN]
+        args += [len(acks), len(releases), *acks]
+        for host, token in releases:
+            args += [host, token]
+        args += list(skip)
         data = self._take(keys=self._keys(), args=args)
         self.busy = data == 1
         if not data or self.busy:
@@ -335,6 +362,7 @@ class LeaseScheduler(Scheduler):
         self._unacked: list[str] = []
         self._unreleased: list[tuple[str, str]] = []
         self._unpushed: list[Request] = []
+        self._flush_call: Any = None
         self._expire_after = 0.0
 
     @classmethod
@@ -395,9 +423,11 @@ class LeaseScheduler(Scheduler):
             logger.info("Joining a run: %d requests queued, %d leased", queued, leased)
 
     def close(self, reason: str) -> None:
-        if self._wake is not None and self._wake.active():
-            self._wake.cancel()
+        for call in (self._wake, self._flush_call):
+            if call is not None and call.active():
+                call.cancel()
         self.settle()
+        self.flush()
         if not self.up:
             if self.held or self._unacked:
                 logger.warning(
@@ -461,11 +491,14 @@ class LeaseScheduler(Scheduler):
         self.settle()
         if not self.up:
             return None  # nothing new while Redis is away; what is in flight goes on
+        acks, releases = self._unacked, self._unreleased
         try:
-            request = self.queue.pop(skip=self._unsent_hosts())
+            request = self.queue.pop(skip=self._unsent_hosts(), acks=acks, releases=releases)
         except DOWN_ERRORS as exc:
             self._down(exc)
             return None
+        # Sent (a Redis that never answered: kept and sent again, acks and ZREMs repeat fine).
+        self._unacked, self._unreleased = [], []
         if request is None:
             if self.queue.busy:
                 # Work is queued, for hosts busy elsewhere: look again soon, not at the poll.
@@ -492,17 +525,50 @@ class LeaseScheduler(Scheduler):
         # A request dropped before its response (offsite, robots.txt) still held its slot.
         requests = [self.held.pop(lease) for lease in done]
         self._unacked.extend(done)
-        self._release_slots(requests)
+        self._unreleased += [r.meta.pop(SLOT) for r in requests if SLOT in r.meta]
         if self.stats:
             self.stats.inc_value("newswarc/redis/acked", len(done))
-        self._flush_acks()
+        # Sent with the next take (the engine asks for one when a request is done), or by
+        # itself a moment later if no take comes.
+        self._flush_soon()
 
-    def _flush_acks(self) -> None:
-        if not self._unacked or not self.up:
+    def release(self, host: str, token: str) -> None:
+        """Give a host slot back: with the next take, or by itself a moment later."""
+        self._unreleased.append((host, token))
+        self._flush_soon()
+
+    def take_releases(self) -> list[tuple[str, str]]:
+        """Return the slot releases not sent yet, to send in another round trip (and forget)."""
+        if not self.up:
+            return []
+        releases, self._unreleased = self._unreleased, []
+        return releases
+
+    def release_all(self, releases: list[tuple[str, str]]) -> None:
+        """Keep slot releases that could not be sent (Redis did not answer)."""
+        self._unreleased[:0] = releases
+
+    def _flush_soon(self, delay: float = 0.02) -> None:
+        if self._flush_call is not None and self._flush_call.active():
+            return
+        if not (self._unacked or self._unreleased):
+            return
+        from twisted.internet import reactor
+
+        clock: Any = reactor
+        self._flush_call = clock.callLater(delay, self.flush)
+
+    def flush(self) -> None:
+        """Send the acknowledgements and slot releases not sent with a take yet."""
+        if not self.up or not (self._unacked or self._unreleased):
             return
         try:
-            self.queue.ack(self._unacked)
-            self._unacked = []
+            if self._unacked:
+                self.queue.ack(self._unacked)
+                self._unacked = []
+            if self._unreleased:
+                self._zrem_slots(self._unreleased)
+                self._unreleased = []
         except DOWN_ERRORS as exc:
             self._down(exc)
 
@@ -577,6 +643,7 @@ class LeaseScheduler(Scheduler):
         self.settle()
         if not self.up:
             return
+        self.flush()
         held = self.queue.renew(list(self.held))
         if held < len(self.held) and self.stats:
             self.stats.inc_value("newswarc/redis/leases_lost", len(self.held) - held)
@@ -607,6 +674,8 @@ class LeaseScheduler(Scheduler):
         self.settle()
         if not self.up or self._unpushed:
             return True  # not known until Redis answers
+        if self._unacked:
+            return True  # this worker's own, acknowledged with the next take
         queued, leased = self.counts()
         return queued + leased > 0
 

@@ -134,6 +134,32 @@ def test_the_take_hands_out_a_request_of_a_free_host_not_the_best_of_a_busy_one(
     assert queue.counts() == (1, 3)  # busy.test's other page; free, later and busy leased
 
 
+def test_the_take_sends_acks_and_slot_releases_first_and_can_hand_out_the_host_freed(
+    redis_db: Any,
+) -> None:
+    from scrapy import Request, Spider
+
+    server = redis_db.client()
+    queue = LeasedQueue(
+        server, Spider("news"), "t:requests", worker="w1", host_root="t", host_concurrency=1
+    )
+    queue.push(Request("http://one.test/a"))
+    queue.push(Request("http://one.test/b"))
+    first = queue.pop()
+    assert first is not None
+    # Its download holds one.test's only cluster slot: the other page waits.
+    server.zadd("t:host:one.test:slots", {"token-a": time.time() * 1000 + 60_000})
+    assert queue.pop() is None and queue.busy is True
+    # It is done: acknowledged and its slot given back in the next take, which hands out
+    # the other page of the host just freed.
+    second = queue.pop(acks=[first.meta[LEASE]], releases=[("one.test", "token-a")])
+    assert second is not None and second.url != first.url
+    assert server.zscore("t:requests:leases", first.meta[LEASE]) is None
+    assert server.hget("t:requests:leased", first.meta[LEASE]) is None
+    assert server.zcard("t:host:one.test:slots") == 0
+    assert queue.counts() == (0, 1)
+
+
 def test_scrapy_redis_scheduler_would_close_a_worker_while_others_still_work(
     redis_db: Any,
 ) -> None:
