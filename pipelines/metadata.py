@@ -826,9 +826,33 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
             if dates:
                 found.published = dates[0].iso
                 break
-    if not found.authors and (body := tree.find("body")) is not None:
+    body = tree.find("body")
+    if not found.authors and body is not None:
         found.authors = _marked_authors(body) or _labelled_authors(body)
+    if found.authors and body is not None:
+        # An author box or byline may be the reviewer's, named as such elsewhere on the page.
+        reviewers = _reviewers(body)
+        found.authors = [a for a in found.authors if a.casefold() not in reviewers]
     return found
+
+
+_REVIEWER = re.compile(
+    r"\b(?:fact[- ]?checked|(?:medically |expert )?reviewed|edited|verified)\s+by:?\s+"
+    r"([^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3})",
+    re.IGNORECASE,
+)
+
+
+def _reviewers(body: Any) -> set[str]:
+    """Return the folded names the page prints as its reviewers, fact-checkers or editors."""
+    names: set[str] = set()
+    for el in body.iter():
+        if not isinstance(el.tag, str) or el.tag in ("script", "style"):
+            continue
+        for text in (el.text, el.tail):
+            if text and len(text) < 200 and (m := _REVIEWER.search(" ".join(text.split()))):
+                names.update(n.casefold() for n in split_authors([m.group(1)]))
+    return names
 
 
 # A byline label printed in an element of its own, the name in the next one ("Written by" /
@@ -949,8 +973,19 @@ def _role_marks(el: Any) -> str:
     "md:[grid-area:sidebar]" or "lg:more-gap" say where a column goes on a wide screen (Tailwind
     and its kin), not that it is a sidebar.
     """
-    classes = (el.get("class") or "").split()
-    return " ".join([c for c in classes if ":" not in c and "[" not in c] + [el.get("id") or ""])
+    classes = [c for c in (el.get("class") or "").split() if ":" not in c and "[" not in c]
+    # Page builders call every block a widget ("builder-widget-container"): only a class that
+    # starts with the word ("widget", "widget_recent_entries") marks a sidebar's widget.
+    classes = [
+        c
+        for c in classes
+        if "widget" not in c.casefold()
+        or (c.casefold().startswith("widget") and not _WIDGET_WRAPPER.match(c))
+    ]
+    return " ".join([*classes, el.get("id") or ""])
+
+
+_WIDGET_WRAPPER = re.compile(r"widget[-_](container|wrap|inner)", re.IGNORECASE)
 
 
 # Words a name never starts with, though a link's text may ("On Bluesky", "Follow Jane").

@@ -362,3 +362,31 @@ def test_a_name_printed_twice_with_its_role_glued_on_is_one_author() -> None:
 
     # "On Bluesky" is a link's text, no name: the markup's author wins.
     assert choose_authors(["On Bluesky"], ["Christa Penn"], set()) == ["Christa Penn"]
+
+
+def test_builder_widgets_are_not_sidebars_and_reviewers_are_not_authors() -> None:
+    from pipelines.metadata import is_elsewhere, read_visible_meta
+
+    story = "<p>" + "Text of the article. " * 20 + "</p>"
+    # Every block of a page builder is a "…-widget-container": the byline in one still counts.
+    tree = parse_html(
+        f"<html><body><article><h1>Habits of savers</h1>{story}"
+        "<div class='builder-widget builder-widget-text'><div class='builder-widget-container'>"
+        "<h3>Written by Cass Horne</h3><p>Cass writes about money.</p></div></div>"
+        "</article></body></html>"
+    )
+    assert read_visible_meta(tree, "Habits of savers").authors == ["Cass Horne"]
+    # A sidebar's widgets are still a sidebar's.
+    tree = parse_html(
+        "<html><body><div class='widget widget_recent_entries'><p>x</p></div>"
+        "<div class='widget-area'><p>y</p></div></body></html>"
+    )
+    assert all(is_elsewhere(p) for p in tree.iter("p"))
+    # The author box is the reviewer's, named as such in the byline: no author, not him.
+    tree = parse_html(
+        "<html><body><article><h1>Tips for savers</h1>"
+        "<ul class='post-info'><li><span>Reviewed by: Brian Storm, CFP</span></li></ul>"
+        f"{story}<div class='author-box'><a href='/team/brian-storm/'>Brian Storm</a></div>"
+        "</article></body></html>"
+    )
+    assert read_visible_meta(tree, "Tips for savers").authors == []
