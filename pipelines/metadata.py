@@ -859,12 +859,16 @@ def _reviewers(body: Any) -> set[str]:
 # "Edzel Tabing"); or the whole byline, with a prefix no sentence starts with.
 _BYLINE_LABEL = re.compile(
     r"^(by|written by|authored by|posted by|article by|words by|author|authors|written by:"
+    r"|contributors?"
     r"|بقلم|كتب|كتبت|تأليف|par|écrit par|por|escrito por|von|autor|автор)\s*[:：]?$",
     re.IGNORECASE,
 )
-_BYLINE_ANYWHERE = re.compile(r"^(written|authored|posted) by\s+\S", re.IGNORECASE)
+_BYLINE_ANYWHERE = re.compile(
+    r"^((written|authored|posted) by\s+|contributors?\s*:\s*)\S", re.IGNORECASE
+)
 
 
+_CONTRIBUTORS = re.compile(r"^contributors?\s*:\s*", re.IGNORECASE)
 _BYLINE_END = re.compile(r"\s+(?:on|in|at|\||·|—|–)\s+")
 
 
@@ -886,7 +890,7 @@ def _labelled_authors(body: Any) -> list[str]:
                 else _next_text(el)
             )
         elif _BYLINE_ANYWHERE.match(own):
-            text = " ".join(el.text_content().split())
+            text = _CONTRIBUTORS.sub("", " ".join(el.text_content().split()))
             # "Posted by Name on 2025-12-18 in Section": the name ends where the date begins.
             name = _BYLINE_END.split(text, 1)[0] if len(text) <= 120 else None
         if not name or is_elsewhere(el, article_footer=True):
@@ -1011,6 +1015,9 @@ def choose_authors(printed: list[str], declared: list[str], outlets: set[str]) -
     printed "byline" does not (a section title, "Fact checked by …", a first name alone),
     unless the markup names only the outlet (``outlets``: site and publisher names, folded).
     """
+    # "Emily Cadloff, Modern Farmer": the outlet after the people is no author.
+    people = [n for n in printed if n.casefold() not in outlets]
+    printed = people or printed
     if not printed or not declared:
         return printed or declared
     low_printed = [n.casefold() for n in printed]

@@ -390,3 +390,22 @@ def test_builder_widgets_are_not_sidebars_and_reviewers_are_not_authors() -> Non
         "</article></body></html>"
     )
     assert read_visible_meta(tree, "Tips for savers").authors == []
+
+
+def test_contributors_label_and_the_outlet_after_the_printed_names() -> None:
+    from pipelines.metadata import choose_authors, read_visible_meta
+
+    story = "<p>" + "Text of the article. " * 20 + "</p>"
+    for byline in (
+        "<div class='tags'><div><strong>Contributors:</strong> Janet Lough</div></div>",
+        "<div class='credits'><p>Contributor: Janet Lough</p></div>",
+    ):
+        tree = parse_html(
+            f"<html><body><article><h1>Plants for dim rooms</h1>{story}{byline}</article>"
+            "</body></html>"
+        )
+        assert read_visible_meta(tree, "Plants for dim rooms").authors == ["Janet Lough"]
+    # The outlet printed after the writer goes; printed alone, it stays.
+    outlets = {"modern farmer"}
+    assert choose_authors(["Emily Cad", "Modern Farmer"], [], outlets) == ["Emily Cad"]
+    assert choose_authors(["Modern Farmer"], [], outlets) == ["Modern Farmer"]
