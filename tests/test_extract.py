@@ -498,3 +498,30 @@ def test_minor_headings_h5_h6_are_put_back_before_their_paragraph() -> None:
         "</article></body></html>"
     )
     assert _with_subheadings(tree, [tip]) == ["1. Buy in bulk", tip]
+
+
+def test_more_calls_to_action_and_disclosures_are_not_article_text() -> None:
+    chrome = [
+        "Join our mailing list",
+        "Join the Facebook group",
+        "Book a demo",
+        "Request a Quote",
+        "Get started today",
+        "Take the next step",
+        "As an Amazon Associate we earn from qualifying purchases.",
+        "This story is funded by readers like you",
+        "Did you make one of my recipes? Please take a moment to leave a star rating.",
+        "Table of Contents",
+        "Jump to the list",
+        "Page 1 of 8",
+    ]
+    keep = (
+        "Join the protest, the union told its members, if the council refuses to reopen the "
+        "talks on pay before the end of the month."
+    )
+    extra = "".join(f"<p>{line}</p>" for line in chrome) + f"<p>{keep}</p>"
+    record = extract_article(page(extra=extra), URL)
+    assert record is not None
+    lines = record["text"].split("\n")
+    assert keep in lines and all(para in lines for para in PARAS)
+    assert not set(chrome) & set(lines)
