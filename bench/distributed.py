@@ -223,9 +223,18 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=4, help="CONCURRENT_REQUESTS a worker")
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument(
+        "--appendfsync",
+        default="everysec",
+        choices=("always", "everysec", "no"),
+        help="Redis AOF fsync policy (the tests use always)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="newswarc-bench-distributed-"))
     redis = RedisServer(tmp / "redis").start()
+    # The test server fsyncs its append-only file on every write ("always"); Redis's own default
+    # with AOF on is "everysec" (README: either). Every worker's round trip waits for that fsync.
+    redis.client().config_set("appendfsync", args.appendfsync)
     try:
         results = [run(int(n), args, redis, tmp) for n in args.workers.split(",")]
     finally:
@@ -235,7 +244,7 @@ def main() -> None:
     print(
         f"site: {args.hosts} hosts x {args.pages + 1} pages, {args.latency * 1000:.0f} ms a "
         f"response, one download per host for the cluster, CONCURRENT_REQUESTS="
-        f"{args.concurrency} a worker, {os.cpu_count()} cores"
+        f"{args.concurrency} a worker, {os.cpu_count()} cores, Redis appendfsync {args.appendfsync}"
     )
     print(
         "workers  pages  pages/s  speed-up  pages/s(wall)  ready s  redis cmd/page  "
