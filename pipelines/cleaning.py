@@ -348,16 +348,16 @@ def unwrap_layout_tables(tree: Any) -> int:
 
     Old templates put the whole article in a table cell; extractors then treat it as tabular
     data. A table is layout when a cell holds paragraphs or other tables, or long running text;
-    data tables (prices, results) have short cells and stay tables.
+    data tables (prices, results) have short cells and stay tables, even when an editor wraps
+    each cell's text in a ``<p>`` of its own.
     """
     count = 0
     for table in reversed(tree.xpath("//table")):  # innermost first
         cells = table.xpath("./tr/td | ./*/tr/td | ./tr/th | ./*/tr/th")
         layout = any(
-            cell.find(".//p") is not None
-            or cell.find(".//div") is not None
-            or cell.find(".//table") is not None
+            cell.find(".//table") is not None
             or _letters(cell.text_content()) > 250
+            or len(cell.xpath(".//p | .//div | .//ul | .//ol")) >= 2
             for cell in cells
         )
         if not layout:

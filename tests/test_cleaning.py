@@ -133,3 +133,32 @@ def test_link_alone_between_line_breaks_but_not_inside_a_sentence() -> None:
     )
     assert H1 not in text and removed == 1
     assert "الاتفاق السابق لم يعد ساريا" in text and P1 in text and P2 in text
+
+
+def test_layout_tables_are_unwrapped_and_data_tables_kept_even_with_a_p_per_cell() -> None:
+    from pipelines.cleaning import unwrap_layout_tables
+    from pipelines.metadata import parse_html
+
+    story = "The council voted to approve the barrier after a decade of delays. " * 6
+    # The whole article in one cell of a template's table: layout.
+    tree = parse_html(
+        f"<html><body><table><tr><td><p>{story}</p><p>{story}</p></td><td>Menu</td></tr>"
+        "</table></body></html>"
+    )
+    assert unwrap_layout_tables(tree) == 1 and tree.find(".//table") is None
+    # A price table whose editor wrapped every cell's text in a <p>: data, kept.
+    rows = "".join(
+        f"<tr><td><p><strong>{name}</strong></p></td><td>{cost}</td><td><p>{note}</p></td></tr>"
+        for name, cost, note in (
+            ("Traditional", "Usually free", "Publisher covers costs"),
+            ("Hybrid", "$1,000 - $10,000", "Shared costs"),
+            ("Self-publishing", "$500 - $5,000", "Author pays all costs"),
+        )
+    )
+    tree = parse_html(f"<html><body><table><tbody>{rows}</tbody></table></body></html>")
+    assert unwrap_layout_tables(tree) == 0 and len(tree.findall(".//td")) == 9
+    # A cell of several paragraphs, or of long running text, is layout however short each is.
+    tree = parse_html(
+        "<html><body><table><tr><td><p>Intro</p><p>Second block</p></td></tr></table></body></html>"
+    )
+    assert unwrap_layout_tables(tree) == 1
