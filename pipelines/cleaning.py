@@ -203,6 +203,8 @@ def _is_related_block(el: Any, m: _Measure) -> bool:
     # A block that holds prose paragraphs of its own is a container, not a headline list.
     if el.tag not in ("p", "li") and m.prose:
         return False
+    if el.tag == "li" and _in_mixed_list(el):
+        return False
     link_chars = m.link_letters
     total = m.letters
     rest, labelled = _strip_label(el.text_content())
@@ -224,6 +226,28 @@ def _is_related_block(el: Any, m: _Measure) -> bool:
     # Cards carry a date or a section name beside the headline: a short residue is allowed.
     residue = total - link_chars
     return link_chars >= 0.9 * total or (residue <= _CARD_RESIDUE and link_chars >= 0.6 * total)
+
+
+def _in_mixed_list(li: Any) -> bool:
+    """Tell whether a list item sits among items without links: a checklist's, not a link list's.
+
+    A list of other articles is links throughout; a packing list or a list of steps links some
+    of its items to reviews or guides and leaves the others plain. A breadcrumb leaves only its
+    last item (the page itself) plain: that is no checklist.
+    """
+    parent = li.getparent()
+    if parent is None or parent.tag not in ("ul", "ol"):
+        return False
+    items = list(parent.iterchildren("li"))
+    plain = [
+        i
+        for i, item in enumerate(items)
+        if item is not li
+        and item.find(".//a") is None
+        and item.text_content().strip()
+        and not item.text_content().strip().endswith((":", "："))  # a label ("You are here:")
+    ]
+    return len(plain) >= 2 or (len(plain) == 1 and plain[0] != len(items) - 1)
 
 
 def _alone_on_its_line(el: Any, lead: Any = None) -> bool:

@@ -162,3 +162,34 @@ def test_layout_tables_are_unwrapped_and_data_tables_kept_even_with_a_p_per_cell
         "<html><body><table><tr><td><p>Intro</p><p>Second block</p></td></tr></table></body></html>"
     )
     assert unwrap_layout_tables(tree) == 1
+
+
+def test_a_checklist_linking_some_items_keeps_them_a_link_list_and_breadcrumb_do_not() -> None:
+    from pipelines.metadata import parse_html
+
+    def kept(items: str) -> list[str]:
+        tree = parse_html(
+            "<html><body><article><p>" + "What to pack for a night out. " * 8 + "</p>"
+            f"<ul>{items}</ul></article></body></html>"
+        )
+        remove_related_links(tree, URL)
+        return [" ".join(li.text_content().split()) for li in tree.iter("li")]
+
+    checklist = (
+        "<li><a href='/gear/best-sleeping-bags/'>Sleeping bag</a> / "
+        "<a href='/gear/best-quilts/'>quilt</a></li><li>Pad straps (optional)</li>"
+        "<li><a href='/gear/best-sleeping-pads/'>Sleeping pad</a></li><li>Pump sack</li>"
+    )
+    assert kept(checklist) == [
+        "Sleeping bag / quilt",
+        "Pad straps (optional)",
+        "Sleeping pad",
+        "Pump sack",
+    ]
+    # Links throughout, or links and a label: other articles, removed.
+    related = "".join(
+        f"<li><a href='/2026/11/{n}/story.html'>Another story headline number {n}</a></li>"
+        for n in range(1, 4)
+    )
+    assert kept(related) == []
+    assert kept(f"<li>You are here:</li>{related}") == []
