@@ -98,6 +98,35 @@ def _strip_logo(title: str, logo: str) -> str:
     return rest.strip(_SEPARATOR_CHARS) or title
 
 
+_LEADING_ARTICLE = re.compile(r"^(the|a|an)$", re.IGNORECASE)
+_DATELINE_WORDS = re.compile(r"\b(posted|published|updated|by)\b", re.IGNORECASE)
+
+
+def _noise_around(printed: str, low_declared: str) -> bool:
+    """Tell whether a printed headline is the declared title plus noise, not plus a subtitle.
+
+    Noise is a date or "Posted … by", the site's name after a separator ("– Artlyst",
+    "/ Dec 2025"), a section label before a colon ("Blog: "), or a bare article ("The ").
+    Words that go on the sentence ("… to Prevent Issues", ": Room-by-Room Breakdown") are the
+    headline's own.
+    """
+    from pipelines.dates import find_dates
+
+    start = printed.casefold().find(low_declared)
+    before = printed[:start].strip()
+    after = printed[start + len(low_declared) :].strip()
+    for part, sep_side in ((before, "end"), (after, "start")):
+        if not part:
+            continue
+        if find_dates(part) or _DATELINE_WORDS.search(part) or _LEADING_ARTICLE.match(part):
+            continue
+        edge = part[-1] if sep_side == "end" else part[0]
+        if edge in "|–—/·•»-" or (sep_side == "end" and edge in ":："):
+            continue
+        return False
+    return True
+
+
 def _choose_title(
     declared: str | None, printed: str | None, site_name: str | None, *, own: bool = True
 ) -> str | None:
@@ -115,7 +144,7 @@ def _choose_title(
         return printed
     low_printed, low_declared = printed.casefold(), declared.casefold()
     if low_declared in low_printed and low_declared != low_printed:
-        return declared
+        return declared if _noise_around(printed, low_declared) else printed
     if site_name and low_printed == site_name.casefold():
         return declared
     if (

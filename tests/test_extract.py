@@ -525,3 +525,25 @@ def test_more_calls_to_action_and_disclosures_are_not_article_text() -> None:
     lines = record["text"].split("\n")
     assert keep in lines and all(para in lines for para in PARAS)
     assert not set(chrome) & set(lines)
+
+
+def test_a_headline_that_goes_on_past_the_declared_title_is_kept_noise_is_not() -> None:
+    from pipelines.extract import _choose_title
+
+    declared = "Plumbing Maintenance Tips: 11 Best Practices"
+    # The headline carries words of its own: a subtitle, the rest of the sentence.
+    for printed in (
+        "Plumbing Maintenance Tips: 11 Best Practices to Prevent Leaks",
+        "My Plumbing Maintenance Tips: 11 Best Practices for the Winter",
+    ):
+        assert _choose_title(declared, printed, None) == printed
+    # Noise around the declared title: a date, "Posted … by", the site after a separator, a
+    # section label, a bare article.
+    for printed in (
+        "Plumbing Maintenance Tips: 11 Best Practices Posted on July 1, 2024 by admin",
+        "Dec 18 2025 Plumbing Maintenance Tips: 11 Best Practices",
+        "Plumbing Maintenance Tips: 11 Best Practices – Pipe Weekly",
+        "Blog: Plumbing Maintenance Tips: 11 Best Practices",
+        "The Plumbing Maintenance Tips: 11 Best Practices",
+    ):
+        assert _choose_title(declared, printed, None) == declared
