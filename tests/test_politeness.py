@@ -53,9 +53,10 @@ def test_three_workers_keep_to_one_download_per_host_and_the_robots_crawl_delay(
         gaps = [b - a for a, b in itertools.pairwise(starts)]
         # Crawl-delay: 0.4 s, whichever worker. Starts are granted 0.4 s apart in Redis; the
         # server sees them after each worker's send path (its downloader, a new connection, a
-        # busy core of this shared 2-core machine), which can bring two up to 0.15 s closer.
-        # Without the cluster delay three workers start side by side (gaps near 0).
-        assert min(gaps) >= 0.4 - 0.15, (host, gaps)
+        # busy core of this shared 2-core machine): a start seen late by 0.18 s and the next on
+        # time were seen while other tests loaded both cores. Without the cluster delay three
+        # workers start side by side (gaps near 0).
+        assert min(gaps) >= 0.4 - 0.25, (host, gaps)
         assert statistics.median(gaps) >= 0.4 - 0.05, (host, gaps)
 
 
