@@ -567,3 +567,40 @@ def test_three_workers_fetch_each_hosts_robots_txt_once_and_keep_one_download_pe
                 if record.rec_type == "response" and uri.endswith("/robots.txt"):
                     robots_records += 1
     assert robots_records == len(site.names)
+
+
+@pytest.mark.e2e
+def test_a_redis_away_past_the_patience_closes_the_crawl_cleanly(
+    redis_db: Any, tmp_path: Path
+) -> None:
+    site = NewsSite(delay=0.4).start()
+    archive = tmp_path / "archive"
+    try:
+        settings = {
+            "NEWSWARC_ARCHIVE_URI": archive,
+            "NEWSWARC_SPOOL_DIR": tmp_path / "spool",
+            "NEWSWARC_REDIS_POLL_INTERVAL": 0.1,
+            "NEWSWARC_REDIS_PATIENCE": 3,
+            "CONCURRENT_REQUESTS": 2,
+        }
+        args = ["-a", f"start_urls={site.base_url}/"]
+        proc = start_crawl(tmp_path, args, settings, {"NEWSWARC_REDIS_URL": redis_db.url})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(site.requests) < 4:
+            time.sleep(0.05)
+        redis_db.stop()
+        out, err = proc.communicate(timeout=120)
+        log = err + out
+        (tmp_path / "worker.log").write_text(log)
+    finally:
+        site.stop()
+    assert proc.returncode == 0, log[-3000:]  # no traceback, no crash: a crawl that ended
+    assert "giving up" in log, log[-3000:]
+    assert "Closing spider (redis_unreachable)" in log, log[-3000:]
+    assert "Traceback" not in log, log[max(0, log.find("Traceback") - 1500) :][:4000]
+    # What it wrote is closed whole and in the archive; nothing is left open in the spool.
+    warcs = list(archive.glob("warc/*/*/*/*.warc.gz"))
+    assert warcs
+    for warc in warcs:
+        check_warc_file(warc)
+    assert list((tmp_path / "spool").glob("**/*.open")) == []
