@@ -826,13 +826,12 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
             if dates:
                 found.published = dates[0].iso
                 break
-    body = tree.find("body")
-    if not found.authors and body is not None:
+    if not found.authors and (body := tree.find("body")) is not None:
         found.authors = _marked_authors(body) or _labelled_authors(body)
-    if found.authors and body is not None:
-        # An author box or byline may be the reviewer's, named as such elsewhere on the page.
-        reviewers = _reviewers(body)
-        found.authors = [a for a in found.authors if a.casefold() not in reviewers]
+        if found.authors:
+            # An author box far from the headline may be the reviewer's, named as such elsewhere.
+            reviewers = _reviewers(body)
+            found.authors = [a for a in found.authors if a.casefold() not in reviewers]
     return found
 
 
