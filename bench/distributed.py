@@ -3,12 +3,16 @@
 Serves a latency-bound site (every answer after ``--latency`` seconds, 200 ms by default) over
 ``--hosts`` host names on 127.0.0.1, with small pages so this machine's cores are not the bound,
 and crawls it with N workers (``scrapy crawl news`` processes, settings.test, a real
-redis-server) at the same per-host politeness: one download per host for the whole cluster.
+redis-server, ``appendfsync everysec`` unless ``--appendfsync``) at the same per-host politeness:
+one download per host for the whole cluster. The run's seeding is held until every worker has
+joined and its processes are done starting (``ready s``), so the crawl is measured with every
+worker up, not the workers' start-up one after another on this machine's cores.
 Prints for each N: pages/s (from the first page served to the last, and over the wall time with
 process start-up), speed-up against one worker, Redis commands per page (as Redis counts
-them: a pipeline's one by one, and the commands a Lua script runs), peak RSS per worker, and
-CPU used (workers and Redis) against the machine's cores. Then, from the workers' stats: robots.txt
-fetches, requests that went back to the queue because their host was busy elsewhere
+them: a pipeline's one by one, and the commands a Lua script runs) and round trips per page
+(what the workers' clients sent), peak RSS per worker, CPU used (workers and Redis) against
+the machine's cores, and what other work used meanwhile (others' CPU: a busy machine slows the
+4-worker crawl most). Then, from the workers' stats: robots.txt fetches, requests that went back to the queue because their host was busy elsewhere
 (host_busy_requeued), waits for a host slot, takes that found every host busy, robots.txt
 given from Redis (robots_shared); and the requests in flight at the site, second by second
 (the ramp while workers start, the tail).
