@@ -12,10 +12,10 @@ process start-up), speed-up against one worker, Redis commands per page (as Redi
 them: a pipeline's one by one, and the commands a Lua script runs) and round trips per page
 (what the workers' clients sent), peak RSS per worker, CPU used (workers and Redis) against
 the machine's cores, and what other work used meanwhile (others' CPU: a busy machine slows the
-4-worker crawl most). Then, from the workers' stats: robots.txt fetches, requests that went back to the queue because their host was busy elsewhere
-(host_busy_requeued), waits for a host slot, takes that found every host busy, robots.txt
-given from Redis (robots_shared); and the requests in flight at the site, second by second
-(the ramp while workers start, the tail).
+4-worker crawl most). Then, from the workers' stats: robots.txt fetches, requests that went
+back to the queue because their host was busy elsewhere (host_busy_requeued), waits for a host
+slot, takes that found every host busy, robots.txt given from Redis (robots_shared); and the
+requests in flight at the site, second by second (the ramp while workers start, the tail).
 
     .venv/bin/python bench/distributed.py [--hosts 32] [--pages 12] [--workers 1,2,4]
 """
