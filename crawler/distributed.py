@@ -241,11 +241,12 @@ class RedisLink:
 class OutageState:
     """The Redis crawl state, answering without Redis while it is unreachable.
 
-    Captures and articles in flight when Redis went away are still written: a lookup Redis
-    cannot answer is answered "unknown" (no earlier fetch: a full response record rather than a
-    revisit; no earlier version: version 1; not a known article: fetched), and a write waits
-    in the :class:`RedisLink` until Redis answers again. The worker's own writes made during the
-    outage are remembered and answer its own later lookups.
+    Captures in flight when Redis went away are still written: a lookup Redis cannot answer is
+    answered "unknown" (no earlier fetch: a full response record rather than a revisit; not a
+    known article: fetched), and a write waits in the :class:`RedisLink` until Redis answers
+    again. An article's version cannot be guessed (an article archived before would get a
+    second version 1): its writer waits on :meth:`ready` first. The worker's own writes made
+    during the outage are remembered and answer its own later lookups.
     """
 
     _READS: ClassVar[dict[str, Any]] = {
@@ -279,6 +280,14 @@ class OutageState:
         if not self.link.up and self.stats is not None:
             self.stats.inc_value("newswarc/redis/outage_state_writes")
         self.link.later(partial(getattr(self.fast, name), *args, **kw))
+
+    def ready(self) -> Deferred[None] | None:
+        """Return a Deferred that fires once Redis answers, or None when it does now.
+
+        Whether an article is a new version cannot be answered "unknown": the article writer
+        waits on this before it asks.
+        """
+        return None if self.link.up else self.link.wait_up()
 
     def seen(self, url: str) -> Any:
         return self._read("seen", url)

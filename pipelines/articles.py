@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.extensions import ArchiveExtension
 from pipelines.spool import GzipMembers, SpoolFile
@@ -88,10 +89,18 @@ class ArticleBatchPipeline:
         if self._file is not None and time.monotonic() - self._opened >= self.max_age:
             self._close()
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, dict) or "text" not in item:
             return item
         state = self.archive.state
+        # A shared state that cannot answer now (Redis away) says when it can: the version is
+        # decided then, so an article archived before never gets a second version 1. The
+        # capture is in the WARC already; only this record waits.
+        ready = getattr(state, "ready", None)
+        waiting = ready() if ready is not None else None
+        if waiting is not None:
+            self.stats.inc_value("newswarc/articles/waited_for_state")
+            await maybe_deferred_to_future(waiting)
         previous = state.latest_version(item["url"])
         if previous is not None and previous.text_sha1 == item["text_sha1"]:
             self.stats.inc_value("newswarc/articles/unchanged")

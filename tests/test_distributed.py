@@ -326,13 +326,14 @@ def test_redis_stopped_20_s_mid_crawl_workers_wait_and_finish_with_nothing_lost(
         during = len(site.requests)
         time.sleep(15)
         # The download in flight finished and was archived while Redis was still away: the
-        # reactor was not blocked. Its capture is in a WARC, its article in a JSONL batch.
+        # reactor was not blocked. Its capture is in a WARC; its article record waits for the
+        # shared state to say which version it is (it is written once Redis is back, below).
         spools = [tmp_path / f"spool-{n}" for n in ("w1", "w2", "w3")]
         warc = b"".join(_members(f) for s in spools for f in s.glob("warc/**/*.warc.gz.open"))
         assert f"WARC-Target-URI: {site.base_url}{slow}".encode() in warc, slow
         batches = [_members(f) for s in spools for f in s.glob("articles/**/*.jsonl.gz.open")]
         written = [json.loads(line)["url"] for b in batches for line in b.splitlines()]
-        assert f"{site.base_url}{slow}" in written, (slow, written)
+        assert f"{site.base_url}{slow}" not in written, (slow, written)
         time.sleep(5)
         assert len(site.requests) <= during + 3  # no new downloads (what was in flight ends)
         redis_db.start()
@@ -604,3 +605,33 @@ def test_a_redis_away_past_the_patience_closes_the_crawl_cleanly(
     for warc in warcs:
         check_warc_file(warc)
     assert list((tmp_path / "spool").glob("**/*.open")) == []
+
+
+def test_during_an_outage_the_version_waits_for_redis_rather_than_guessing_1(
+    redis_db: Any,
+) -> None:
+    from crawler.distributed import OutageState, RedisLink, fast_client
+    from pipelines.redisstate import RedisState
+    from pipelines.state import Version
+
+    url = "http://news.example/2026/11/28/story.html"
+    state = RedisState(fast_client(redis_db.url))
+    state.add_version(Version(url, 1, "a" * 40, "2026-11-28T10:00:00Z", "crawl-1", "<urn:1>"))
+    link = RedisLink(state.client, patience=60)
+    outage = OutageState(state, state, link, None)
+    assert outage.ready() is None  # Redis answers: nothing to wait for
+    assert outage.latest_version(url) is not None
+    redis_db.stop()
+    try:
+        # A lookup Redis cannot answer is "unknown"; the article writer must not take that
+        # for "no earlier version": ready() says to wait.
+        assert outage.latest_version(url) is None and not link.up
+        waiting = outage.ready()
+        assert waiting is not None and not waiting.called
+    finally:
+        redis_db.start()
+    link._answered()  # what the link's probe does once PING is answered
+    link.stop()
+    assert waiting.called and outage.ready() is None
+    latest = outage.latest_version(url)
+    assert latest is not None and latest.version == 1 and latest.record_id == "<urn:1>"
