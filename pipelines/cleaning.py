@@ -203,8 +203,6 @@ def _is_related_block(el: Any, m: _Measure) -> bool:
     # A block that holds prose paragraphs of its own is a container, not a headline list.
     if el.tag not in ("p", "li") and m.prose:
         return False
-    if el.tag == "li" and _in_mixed_list(el):
-        return False
     link_chars = m.link_letters
     total = m.letters
     rest, labelled = _strip_label(el.text_content())
@@ -228,26 +226,27 @@ def _is_related_block(el: Any, m: _Measure) -> bool:
     return link_chars >= 0.9 * total or (residue <= _CARD_RESIDUE and link_chars >= 0.6 * total)
 
 
-def _in_mixed_list(li: Any) -> bool:
+def _in_mixed_list(li: Any, lists: dict[Any, bool]) -> bool:
     """Tell whether a list item sits among items without links: a checklist's, not a link list's.
 
     A list of other articles is links throughout; a packing list or a list of steps links some
     of its items to reviews or guides and leaves the others plain. A breadcrumb leaves only its
-    last item (the page itself) plain: that is no checklist.
+    last item (the page itself) plain: that is no checklist. ``lists`` keeps each list's answer
+    (a menu of a hundred links is looked at once, not once per item).
     """
     parent = li.getparent()
     if parent is None or parent.tag not in ("ul", "ol"):
         return False
-    items = list(parent.iterchildren("li"))
-    plain = [
-        i
-        for i, item in enumerate(items)
-        if item is not li
-        and item.find(".//a") is None
-        and item.text_content().strip()
-        and not item.text_content().strip().endswith((":", "："))  # a label ("You are here:")
-    ]
-    return len(plain) >= 2 or (len(plain) == 1 and plain[0] != len(items) - 1)
+    if parent not in lists:
+        items = list(parent.iterchildren("li"))
+        plain = []
+        for i, item in enumerate(items):
+            if item.find(".//a") is None:
+                text = item.text_content().strip()
+                if text and not text.endswith((":", "：")):  # not a label ("You are here:")
+                    plain.append(i)
+        lists[parent] = len(plain) >= 2 or (len(plain) == 1 and plain[0] != len(items) - 1)
+    return lists[parent]
 
 
 def _alone_on_its_line(el: Any, lead: Any = None) -> bool:
@@ -300,6 +299,7 @@ def remove_related_links(tree: Any, page_url: str) -> CleanReport:
     sizes = measurer.sizes
     doomed: list[Any] = []
     taken: set[Any] = set()
+    lists: dict[Any, bool] = {}
     seps: list[Any] = []
     # Outermost qualifying block wins: walk top-down and skip what an ancestor already took.
     for el in body.iter(*_BLOCKS):
@@ -308,7 +308,7 @@ def remove_related_links(tree: Any, page_url: str) -> CleanReport:
         m = sizes[el]
         if _is_separator(el, m):
             seps.append(el)
-        elif _is_related_block(el, m):
+        elif _is_related_block(el, m) and not (el.tag == "li" and _in_mixed_list(el, lists)):
             doomed.append(el)
             taken.update(el.iter())
     # A label and its link on a line of their own, in pages built with <br>: no block to drop.
