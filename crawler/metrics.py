@@ -69,6 +69,44 @@ def previous_last_success(path: Path, site: str) -> float | None:
     return None
 
 
+# Counters read from the crawl's stats: (metric, help, stats key).
+_STAT_COUNTERS = (
+    ("newswarc_requests", "Requests sent", "downloader/request_count"),
+    ("newswarc_pages_fetched", "Responses received", "downloader/response_count"),
+    (
+        "newswarc_response_bytes",
+        "Bytes of responses received, as Scrapy counts them",
+        "downloader/response_bytes",
+    ),
+    (
+        "newswarc_article_candidates",
+        "Pages taken for articles and sent to extraction",
+        "newswarc/pages/article_candidates",
+    ),
+    ("newswarc_articles_written", "Article records written", "newswarc/articles/written"),
+    ("newswarc_warc_captures", "Captures written to WARC files", "newswarc/warc/captures"),
+    ("newswarc_warc_files", "WARC files closed", "newswarc/files/warc"),
+    ("newswarc_warc_bytes", "Bytes of the WARC files closed", "newswarc/files/warc_bytes"),
+)
+_LEASE_COUNTERS = (
+    (
+        "newswarc_queue_leases_requeued",
+        "Run-out leases (of dead or hung workers) this worker put back into the queue",
+        "newswarc/redis/requeued",
+    ),
+    (
+        "newswarc_queue_leases_acked",
+        "Leases this worker acknowledged (the request archived)",
+        "newswarc/redis/acked",
+    ),
+    (
+        "newswarc_queue_leases_lost",
+        "Leases of this worker that ran out while it still worked on them",
+        "newswarc/redis/leases_lost",
+    ),
+)
+
+
 class CrawlMetrics:
     """Serve a crawl's figures to Prometheus and write them for node_exporter's textfile collector.
 
@@ -272,42 +310,8 @@ class CrawlMetrics:
         yield gauge(
             "newswarc_crawl_running", "1 while the crawl runs", float(self.finished is None)
         )
-        yield counter(
-            "newswarc_requests", "Requests sent", stats.get("downloader/request_count", 0)
-        )
-        yield counter(
-            "newswarc_pages_fetched",
-            "Responses received",
-            stats.get("downloader/response_count", 0),
-        )
-        yield counter(
-            "newswarc_response_bytes",
-            "Bytes of responses received, as Scrapy counts them",
-            stats.get("downloader/response_bytes", 0),
-        )
-        yield counter(
-            "newswarc_article_candidates",
-            "Pages taken for articles and sent to extraction",
-            stats.get("newswarc/pages/article_candidates", 0),
-        )
-        yield counter(
-            "newswarc_articles_written",
-            "Article records written",
-            stats.get("newswarc/articles/written", 0),
-        )
-        yield counter(
-            "newswarc_warc_captures",
-            "Captures written to WARC files",
-            stats.get("newswarc/warc/captures", 0),
-        )
-        yield counter(
-            "newswarc_warc_files", "WARC files closed", stats.get("newswarc/files/warc", 0)
-        )
-        yield counter(
-            "newswarc_warc_bytes",
-            "Bytes of the WARC files closed",
-            stats.get("newswarc/files/warc_bytes", 0),
-        )
+        for name, doc, key in _STAT_COUNTERS:
+            yield counter(name, doc, stats.get(key, 0))
         errors = {
             k.removeprefix("downloader/exception_type_count/"): v
             for k, v in stats.items()
@@ -442,21 +446,8 @@ class CrawlMetrics:
             "Requests this worker holds under a lease",
             len(getattr(scheduler, "held", ())),
         )
-        yield counter(
-            "newswarc_queue_leases_requeued",
-            "Run-out leases (of dead or hung workers) this worker put back into the queue",
-            stats.get("newswarc/redis/requeued", 0),
-        )
-        yield counter(
-            "newswarc_queue_leases_acked",
-            "Leases this worker acknowledged (the request archived)",
-            stats.get("newswarc/redis/acked", 0),
-        )
-        yield counter(
-            "newswarc_queue_leases_lost",
-            "Leases of this worker that ran out while it still worked on them",
-            stats.get("newswarc/redis/leases_lost", 0),
-        )
+        for name, doc, key in _LEASE_COUNTERS:
+            yield counter(name, doc, stats.get(key, 0))
 
     def _extraction_summary(self) -> Metric:
         with self._lock:
