@@ -441,10 +441,16 @@ def _with_lists(tree: Any, lines: list[str]) -> list[str]:
     present = set(index)
     inserts: dict[int, list[str]] = {}
     for lst in tree.iter("ul", "ol"):
-        items = [" ".join(li.text_content().split()) for li in lst.iterchildren("li")]
-        if len(items) < 2 or lst.find(".//a") is not None or not all(items):
+        # An item broken by <br> or blocks is several lines, as trafilatura writes it: glued
+        # into one it would not be seen as present, and would come back a second time.
+        item_lines = [_block_lines(li) for li in lst.iterchildren("li")]
+        if len(item_lines) < 2 or lst.find(".//a") is not None or not all(item_lines):
             continue
-        if any(item.casefold() in present or f"- {item}".casefold() in present for item in items):
+        items = [line for lines_of_item in item_lines for line in lines_of_item]
+        # Trafilatura writes an item on one line or on several: either way it is there.
+        forms = items + [" ".join(lines_of_item) for lines_of_item in item_lines]
+        forms += [" ".join(li.text_content().split()) for li in lst.iterchildren("li")]
+        if any(form.casefold() in present or f"- {form}".casefold() in present for form in forms):
             continue
         before = lst.getprevious()
         if before is None or before.tag != "p":
@@ -453,6 +459,36 @@ def _with_lists(tree: Any, lines: list[str]) -> list[str]:
         if key in index and index[key] not in inserts:
             inserts[index[key]] = items
     return _spliced(lines, inserts, before=False)
+
+
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr"}
+)
+
+
+def _block_lines(el: Any) -> list[str]:
+    """Return an element's text as the lines a reader sees: broken at ``<br>`` and blocks."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if not isinstance(node.tag, str):
+            parts.append(node.tail or "")
+            return
+        block = node.tag in _BLOCK_TAGS
+        if block:
+            parts.append("\n")
+        parts.append(node.text or "")
+        for child in node:
+            walk(child)
+        if block:
+            parts.append("\n")
+        parts.append(node.tail or "")
+
+    parts.append(el.text or "")
+    for child in el:
+        walk(child)
+    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
+    return [line for line in lines if line]
 
 
 def _restored(value: Any, restore: Callable[[str], str]) -> Any:

@@ -547,3 +547,22 @@ def test_a_headline_that_goes_on_past_the_declared_title_is_kept_noise_is_not() 
         "The Plumbing Maintenance Tips: 11 Best Practices",
     ):
         assert _choose_title(declared, printed, None) == declared
+
+
+def test_list_items_broken_by_line_breaks_are_kept_once_and_apart() -> None:
+    items = "".join(
+        f"<li><p><span>{name}</span><span><br></span><span>Price:</span><span> ${price}</span>"
+        f"<span><br></span><span>{why}</span></p></li>"
+        for name, price, why in (
+            ("Compact Weight Bench", 299, "A solid bench for presses and step-ups at home."),
+            ("Jump Rope", 30, "Cardio that needs no extra space and travels in a bag."),
+            ("Exercise Mat", 30, "A thick mat for everything from yoga to core work."),
+        )
+    )
+    record = extract_article(page(extra=f"<ol>{items}</ol>"), "https://news.example/gym.html")
+    assert record is not None
+    lines = record["text"].split("\n")
+    # Each line of an item is a line of the text, once; no item comes back glued together.
+    for line in ("Compact Weight Bench", "Price: $299", "Jump Rope", "Exercise Mat"):
+        assert lines.count(line) == 1, line
+    assert not any("BenchPrice" in line or "Bench Price" in line for line in lines)
