@@ -9,6 +9,7 @@ contain a link keep most of their text outside links and stay.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -367,6 +368,22 @@ _EMBED_CLASS = re.compile("twitter|instagram|tiktok|facebook|embed")
 _FORM_TEXT = 300  # letters: a sign-up box is a line or two around its form
 
 
+def _is_grid(table: Any) -> bool:
+    """Tell whether a table is a grid of data: three rows or more of the same three cells or more.
+
+    A comparison table ("NetSuite / HubSpot / Zoho" against sizes and features) has long text
+    in its cells, yet is the article's data; layout tables are one or two columns of blocks.
+    """
+    if table.find(".//table") is not None:
+        return False
+    rows = table.xpath("./tr | ./*/tr")
+    if len(rows) < 3:
+        return False
+    widths = Counter(len(row.xpath("./td | ./th")) for row in rows)
+    width, n = widths.most_common(1)[0]
+    return width >= 3 and n >= 0.8 * len(rows)
+
+
 def unwrap_layout_tables(tree: Any) -> int:
     """Turn tables used for page layout into plain blocks; return how many.
 
@@ -378,6 +395,8 @@ def unwrap_layout_tables(tree: Any) -> int:
     count = 0
     for table in reversed(tree.xpath("//table")):  # innermost first
         cells = table.xpath("./tr/td | ./*/tr/td | ./tr/th | ./*/tr/th")
+        if _is_grid(table):
+            continue
         layout = any(
             cell.find(".//table") is not None
             or _letters(cell.text_content()) > 250

@@ -162,6 +162,18 @@ def test_layout_tables_are_unwrapped_and_data_tables_kept_even_with_a_p_per_cell
         "<html><body><table><tr><td><p>Intro</p><p>Second block</p></td></tr></table></body></html>"
     )
     assert unwrap_layout_tables(tree) == 1
+    # A comparison grid: long text in its cells, but rows of the same four cells are data.
+    verdict = "Offers enough scalability and advanced features for a growing team of sellers. " * 4
+    rows = "".join(
+        f"<tr><td>{size}</td><td>{verdict}</td><td><p>{verdict}</p></td><td>Best</td></tr>"
+        for size in ("Small", "Medium", "Large")
+    )
+    tree = parse_html(f"<html><body><table><tbody>{rows}</tbody></table></body></html>")
+    assert unwrap_layout_tables(tree) == 0 and len(tree.findall(".//td")) == 12
+    # Two columns of blocks stay layout, however many rows.
+    rows = f"<tr><td><p>{story}</p></td><td>Menu</td></tr>" * 3
+    tree = parse_html(f"<html><body><table>{rows}</table></body></html>")
+    assert unwrap_layout_tables(tree) == 1
 
 
 def test_a_checklist_linking_some_items_keeps_them_a_link_list_and_breadcrumb_do_not() -> None:
