@@ -443,13 +443,16 @@ def _with_lists(tree: Any, lines: list[str]) -> list[str]:
     for lst in tree.iter("ul", "ol"):
         # An item broken by <br> or blocks is several lines, as trafilatura writes it: glued
         # into one it would not be seen as present, and would come back a second time.
-        item_lines = [_block_lines(li) for li in lst.iterchildren("li")]
-        if len(item_lines) < 2 or lst.find(".//a") is not None or not all(item_lines):
+        lis = list(lst.iterchildren("li"))
+        if len(lis) < 2 or lst.find(".//a") is not None:
+            continue
+        item_lines = [_block_lines(li) for li in lis]
+        if not all(item_lines):
             continue
         items = [line for lines_of_item in item_lines for line in lines_of_item]
         # Trafilatura writes an item on one line or on several: either way it is there.
         forms = items + [" ".join(lines_of_item) for lines_of_item in item_lines]
-        forms += [" ".join(li.text_content().split()) for li in lst.iterchildren("li")]
+        forms += [" ".join(li.text_content().split()) for li in lis]
         if any(form.casefold() in present or f"- {form}".casefold() in present for form in forms):
             continue
         before = lst.getprevious()

@@ -696,6 +696,10 @@ def _is_author_element(el: Any) -> bool:
     if not re.search(r"\bauthor\b|author[-_]*name|byline|\bvcard\b", marks):
         return False
     links = list(el.iter("a"))
+    if _dated_name(el) != " ".join(el.text_content().split()) and not any(
+        "author" in (a.get("rel") or "") or _AUTHOR_HREF.search(a.get("href") or "") for a in links
+    ):
+        return True  # a name beside the date, and no link to an author page
     if links:
         # A byline with links names its authors in the links to author pages, or in its one link.
         return any(
@@ -706,7 +710,53 @@ def _is_author_element(el: Any) -> bool:
             and _name_like(" ".join(links[0].text_content().split()))
             and not is_elsewhere(el)
         )
-    return 0 < len(el.text_content().split()) <= 5
+    return 0 < len(_dated_name(el).split()) <= 5
+
+
+_ON_BEHALF = re.compile(r"\s+(?:on behalf of|for)\s+.*$", re.IGNORECASE)
+
+
+def _dated_name(el: Any) -> str:
+    """Return the name in a byline element that also prints the date ("Dec 19, 2025 · Jo Roe").
+
+    The date goes, and so does what the name writes on behalf of ("… on behalf of the docs
+    team"); an element without a date is returned as it is.
+    """
+    from pipelines.dates import find_dates
+
+    text = " ".join(el.text_content().split())
+    dates = find_dates(text)
+    if not dates:
+        return text
+    rest = text
+    for d in reversed(dates):
+        rest = f"{rest[: d.start]} | {rest[d.end :]}"
+    parts = [p.strip() for p in re.split(r"[|·•]|\s[-–—]\s", rest)]
+    names = [_ON_BEHALF.sub("", p) for p in parts if p and any(c.isalpha() for c in p)]
+    names = [n for n in names if _name_like(n) and not _DATELINE_WORD.search(n)]
+    return names[0] if len(names) == 1 else text
+
+
+# Words of the date line itself ("Fact Checked", "Updated", "5 min read"), never of a name.
+_DATELINE_WORD = re.compile(
+    r"\b(checked|reviewed|edited|updated|published|posted|written|read|min|minutes?)\b", re.I
+)
+
+
+def _printed_names(el: Any, text: str) -> list[str]:
+    """Return the names an author-marked element prints, dated or not, linked or not."""
+    if any(
+        "author" in (a.get("rel") or "") or _AUTHOR_HREF.search(a.get("href") or "")
+        for a in el.iter("a")
+    ):
+        return _byline_names(el, text)  # links to author pages name the authors
+    dated = _dated_name(el)
+    if dated != " ".join(el.text_content().split()):
+        # "Dec 19, 2025 · Jo Roe on behalf of <a>the docs team</a>": the link is not the name.
+        return split_authors([dated])
+    if el.find(".//a") is not None:
+        return _byline_names(el, text)
+    return split_authors([_without_roles(el)])
 
 
 _STANDFIRST_REACH = 8  # elements after the headline where a standfirst can be
@@ -803,11 +853,7 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
             target = inner[-1] if inner else el
             found.authors = _byline_names(target, _spaced_text(target))
         elif byline_zone and _is_author_element(el):
-            found.authors = (
-                _byline_names(el, text)
-                if el.find(".//a") is not None
-                else split_authors([_without_roles(el)])
-            )
+            found.authors = _printed_names(el, text)
         if found.published is None or found.modified is None:
             dates = find_dates(text)
             first = [d for d in dates if not d.updated]
@@ -1073,11 +1119,7 @@ def _marked_authors(body: Any) -> list[str]:
         text = " ".join(el.text_content().split())
         if not text or len(text) > _SHORT:
             continue
-        names = (
-            _byline_names(el, text)
-            if el.find(".//a") is not None
-            else split_authors([_without_roles(el)])
-        )
+        names = _printed_names(el, text)
         if names:
             return names
     return []

@@ -409,3 +409,27 @@ def test_contributors_label_and_the_outlet_after_the_printed_names() -> None:
     outlets = {"modern farmer"}
     assert choose_authors(["Emily Cad", "Modern Farmer"], [], outlets) == ["Emily Cad"]
     assert choose_authors(["Modern Farmer"], [], outlets) == ["Modern Farmer"]
+
+
+def test_a_name_printed_beside_the_date_in_an_author_element() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    story = "<p>" + "story " * 60 + "</p>"
+
+    def authors(byline: str) -> list[str]:
+        page = f"<html><body><h1>Headline</h1>{byline}{story}</body></html>"
+        return read_visible_meta(parse_html(page)).authors
+
+    # The date and what the writer signs for go; the link is the team's, not the author.
+    assert authors(
+        "<div class='publish-date-author'>Dec. 19, 2025 &middot; Niko Matsakis on behalf of "
+        "<a href='https://site.example/teams/docs'>Docs group</a></div>"
+    ) == ["Niko Matsakis"]
+    assert authors("<div class='post-author'>Jane Roe | 3 March 2026</div>") == ["Jane Roe"]
+    # Words of the date line are not a name.
+    assert authors("<div class='byline'><span>Fact Checked</span> Dec 3, 2025</div>") == []
+    # A link to an author page still names the author, labels beside it do not.
+    assert authors(
+        "<div class='author-byline'><a href='/author/hns/'>Help Net Security</a>"
+        "<span>Sponsored</span> December 2, 2025</div>"
+    ) == ["Help Net Security"]
