@@ -1068,7 +1068,20 @@ def choose_authors(printed: list[str], declared: list[str], outlets: set[str]) -
     low_printed = [n.casefold() for n in printed]
     low_declared = [n.casefold() for n in declared]
     if any(a in b or b in a for a in low_printed for b in low_declared):
-        return printed
+        # "Kendall BreitmanSocial Media": a role glued on in print; the markup has the name.
+        return [
+            next(
+                (
+                    d
+                    for d in declared
+                    if low.startswith(d.casefold())
+                    and len(name) > len(d)
+                    and (name[len(d)] == " " or name[len(d)].isupper())
+                ),
+                name,
+            )
+            for name, low in zip(printed, low_printed, strict=True)
+        ]
     if any(n in outlets for n in low_declared):
         return printed
     if all(_name_like(n) for n in declared) and not all(_name_like(n) for n in printed):

@@ -362,6 +362,12 @@ def test_a_name_printed_twice_with_its_role_glued_on_is_one_author() -> None:
 
     # "On Bluesky" is a link's text, no name: the markup's author wins.
     assert choose_authors(["On Bluesky"], ["Christa Penn"], set()) == ["Christa Penn"]
+    # A role glued on in print: the markup's clean name; a second printed author stays.
+    assert choose_authors(
+        ["Kendall BreitmanSocial Media", "Ann Lee"], ["Kendall Breitman"], set()
+    ) == ["Kendall Breitman", "Ann Lee"]
+    # A longer surname is another name, not a role glued on.
+    assert choose_authors(["Jo Smithson"], ["Jo Smith"], set()) == ["Jo Smithson"]
 
 
 def test_builder_widgets_are_not_sidebars_and_reviewers_are_not_authors() -> None:
