@@ -253,11 +253,15 @@ def _without_tail(lines: list[str]) -> list[str]:
 
 def _is_chrome_line(line: str) -> bool:
     """Tell whether a line is page chrome: rights, ad labels, wire credits, "updated … ago"."""
+    if len(line) < 800 and _DISCLOSURE.match(line) and _PAID.search(line):
+        return True  # "Disclosure: as an affiliate I earn from qualifying purchases …"
     if len(line) >= 300:
         return False
     # A leading emoji, arrow or bullet does not make a call to action article text.
     line = _LEADING_SYMBOLS.sub("", line)
     low = line.casefold()
+    if len(line) < 250 and (_SUPPORTED_BY.search(line) or _SPONSORED_MARK.search(line)):
+        return True
     if _RIGHTS.match(line) or low in _AD_LABELS or _CREDITS.search(line):
         return True
     if len(line) < 250 and _PROMO.match(line):
@@ -274,6 +278,25 @@ def _is_chrome_line(line: str) -> bool:
 
 
 _LEADING_SYMBOLS = re.compile(r"^[^\w(\[\"'“‘«¿¡]+")
+# A disclosure paragraph about the money a page makes from its links, however long.
+_DISCLOSURE = re.compile(
+    r"^\W*((affiliate|advertis(er|ing)|ftc|editorial|financial) )?disclos(ure|ures|ed)\b\s*[:：.-]",
+    re.IGNORECASE,
+)
+_PAID = re.compile(
+    r"commission|affiliate|compensat|sponsor|qualifying purchases|paid|partner|earn", re.IGNORECASE
+)
+# "SeniorLiving is supported by commissions from providers listed on our site."
+_SUPPORTED_BY = re.compile(
+    r"\b(is|are) (supported|funded) by (the )?(commissions?|affiliate|advertis|referral)",
+    re.IGNORECASE,
+)
+# A teaser line labelled as paid for: "GitHub Actions analytics (Sponsored)".
+_SPONSORED_MARK = re.compile(
+    r"[(\[](sponsored|sponsor|paid( post| content)?|partner content|promoted|anzeige"
+    r"|publicité|publi-?reportage|إعلان|реклама)[)\]]\s*$",
+    re.IGNORECASE,
+)
 # Short lines that send the reader to the site's sales team, wherever the phrase stands.
 _TALK_TO_US = re.compile(
     r"\b(talk|speak|chat) (to|with) (our|an?|one of our) [\w -]{0,40}"
@@ -314,6 +337,10 @@ _CALL_TO_ACTION = re.compile(
     r"|.{0,80}\bearn(s|ed)? (a commission )?from qualifying purchases\b"
     r"|join (our|the|my) ([\w-]+ )?(mailing list|newsletter|community|facebook group|group)\b"
     r"|(book|schedule|request) a (free )?(demo|call|quote|consultation)\b"
+    r"|already (have an account|a (member|subscriber|customer))\b"
+    r"|this (article|story|post|content) is (exclusive|only available|available only) (to|for)\b"
+    r"|help (me|us) spread the word\b"
+    r"|.{0,80}\b(refer|tell) (your )?friends (and|to) (get|earn)\b"
     r"|get started (today|now|for free)\b|take the next step\b"
     r"|this (story|article|journalism|work) is (funded|supported|made possible) by (readers|you)"
     r"|(did you (make|try) (this|one of my) recipes?\b|(please )?(take a moment to )?leave a"
@@ -338,7 +365,7 @@ _PAGE_CHROME = re.compile(
     r"|tags?|topics?|categories|newsletters?|subscribe|sign up|log ?in|advertisement"
     r"|privacy policy|terms of (use|service)|cookie (policy|settings)|\d+ min(ute)?s? read"
     r"|reading time:? \d+ min(ute)?s?|read (the )?(full|next) (story|article)|read more"
-    r"|blog index|all posts|posts|projects|about( us)?|contact( us)?|home)[.:!]?"
+    r"|blog index|all posts|posts|projects|about( us)?|contact( us)?|home|share your story)[.:!]?"
 )
 _BIO = re.compile(
     r"^[\w.'’-]+( [\w.'’-]+){0,3} is (a|an|the) [\w ,-]{0,50}\b(writer|reporter|correspondent|"

@@ -566,3 +566,30 @@ def test_list_items_broken_by_line_breaks_are_kept_once_and_apart() -> None:
     for line in ("Compact Weight Bench", "Price: $299", "Jump Rope", "Exercise Mat"):
         assert lines.count(line) == 1, line
     assert not any("BenchPrice" in line or "Bench Price" in line for line in lines)
+
+
+def test_paywall_referral_sponsor_and_disclosure_lines_are_not_article_text() -> None:
+    chrome = [
+        "This article is exclusive to Example+ subscribers",
+        "Already have an account? Log in",
+        "Help me spread the word about this podcast!",
+        "Love The Weekly Letter? Tell your friends and get rewards.",
+        "Share your story",
+        "Build pipelines faster with Acme CI (Sponsored)",
+        "ExampleSite.org is supported by commissions from providers listed on our site.",
+        "Disclosure: As an affiliate, I earn from qualifying purchases. If you click a product "
+        "link on this blog and buy something, I may receive a commission at no cost to you. "
+        "I only recommend products I use myself, and every opinion here is my own, which is "
+        "why some of the tools I love most have no link at all in this article or elsewhere.",
+    ]
+    keep = [
+        "Disclosure of the documents was ordered by the court after a two-year fight over "
+        "what the ministry knew about the dam before it failed.",
+        "Spread the word about the free clinics, officials urged residents on Monday.",
+    ]
+    extra = "".join(f"<p>{line}</p>" for line in chrome + keep)
+    record = extract_article(page(extra=extra), URL)
+    assert record is not None
+    lines = record["text"].split("\n")
+    assert all(line in lines for line in keep) and all(para in lines for para in PARAS)
+    assert not set(chrome) & set(lines)
