@@ -500,3 +500,39 @@ def remove_boilerplate(tree: Any) -> int:
             _drop(box)
             removed += 1
     return removed
+
+
+# Class tokens trafilatura discards by substring that also name article containers: a Webflow
+# "w-embed" holding a table and its paragraphs, "listicle-slides", a CMS's "…_meta_field" rich
+# text, "accordion-icon" wrappers of FAQ answers. Tokens naming chrome outright are not here.
+_WEAK_DISCARD = re.compile("embed|slide|bar|-icon|expand|viewport|meta|options|attachment")
+_STRONG_CHROME = re.compile(
+    "comment|related|share|social|newsletter|footer|nav|menu|sidebar|author|byline|promo"
+    "|advert|sponsor|cookie|consent|modal|popup|toolbar|navbar|topbar|breadcrumb",
+    re.IGNORECASE,
+)
+_SHIELD_LETTERS = 400  # letters of paragraphs: a block of the story, not a widget's blurb
+_SHIELD_LINKS = 0.2  # largest share of a shielded block's letters inside links
+
+
+def shield_prose(tree: Any) -> int:
+    """Keep trafilatura from discarding article prose for a word in its container's class.
+
+    Trafilatura drops blocks whose class merely contains "embed", "slide", "bar", "meta"…; a
+    block holding paragraphs of the story with few links loses those class tokens instead.
+    Returns how many blocks were shielded.
+    """
+    shielded = 0
+    for el in tree.iter("div", "section", "span", "p"):
+        cls = el.get("class")
+        if not cls or not _WEAK_DISCARD.search(cls) or _STRONG_CHROME.search(cls):
+            continue
+        paragraphs = [n for p in el.iter("p") if (n := _letters(p.text_content())) > 80]
+        if len(paragraphs) < 2 or sum(paragraphs) < _SHIELD_LETTERS:
+            continue
+        links = sum(_letters(a.text_content()) for a in el.iter("a"))
+        if links > _SHIELD_LINKS * _letters(el.text_content()):
+            continue
+        el.set("class", " ".join(t for t in cls.split() if not _WEAK_DISCARD.search(t)))
+        shielded += 1
+    return shielded

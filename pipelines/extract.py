@@ -20,6 +20,7 @@ from pipelines.cleaning import (
     CleanReport,
     remove_boilerplate,
     remove_related_links,
+    shield_prose,
     unwrap_layout_tables,
 )
 from pipelines.metadata import (
@@ -595,6 +596,7 @@ def _extract(
     # Chrome first (hidden labels, buttons, credits): then a related box is measured as seen.
     boilerplate = remove_boilerplate(tree) if clean else 0
     report = remove_related_links(tree, url) if clean else CleanReport()
+    shielded = shield_prose(tree) if clean else 0
     opts = copy.copy(options or extractor_options())
     opts.url = url
     opts.source = url
@@ -664,6 +666,7 @@ def _extract(
             "removed_separators": report.removed_separators,
             "removed_boilerplate": boilerplate,
             "layout_tables": layout_tables,
+            "shielded_blocks": shielded,
             "removed_standfirst": len(standfirst),
             "date_source": date_source,
             "text_chars": len(article_text),

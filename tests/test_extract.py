@@ -593,3 +593,27 @@ def test_paywall_referral_sponsor_and_disclosure_lines_are_not_article_text() ->
     lines = record["text"].split("\n")
     assert all(line in lines for line in keep) and all(para in lines for para in PARAS)
     assert not set(chrome) & set(lines)
+
+
+def test_story_paragraphs_in_a_block_whose_class_says_embed_or_slides_are_kept() -> None:
+    more = [
+        "The second half of the plan moves the pumping station upstream, where the river bed "
+        "is wider and the ground firm enough to carry the heavy machinery it needs.",
+        "Residents of the lower town will be asked to comment on the route of the new service "
+        "road before the end of the year, the council said in its statement.",
+        "Work on the first section is due to start in the spring, once the contracts for the "
+        "steel and the concrete have been signed with the two firms chosen last month.",
+        "The regional government has promised to pay a third of the cost, and the rest will "
+        "come from a loan the council expects to repay over the next twenty-five years.",
+    ]
+    for cls in ("rich-text w-embed", "listicle-slides", "body hs_meta_field"):
+        block = f'<div class="{cls}">' + "".join(f"<p>{p}</p>" for p in more) + "</div>"
+        record = extract_article(page(extra=block), URL)
+        assert record is not None
+        lines = record["text"].split("\n")
+        assert all(p in lines for p in PARAS + more), cls
+        assert record["quality"]["shielded_blocks"] == 1
+    # A block of links keeps its class: trafilatura's own pruning still applies to it.
+    links = "".join(f'<p><a href="/n/{i}">{p}</a></p>' for i, p in enumerate(more))
+    record = extract_article(page(extra=f'<div class="slides">{links}</div>'), URL)
+    assert record is not None and record["quality"]["shielded_blocks"] == 0
