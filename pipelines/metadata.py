@@ -690,10 +690,18 @@ def _marks(el: Any) -> str:
     return " ".join(values)
 
 
+_CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# An icon font's person glyph before a name marks a byline ("<i class='bi bi-person'>").
+_PERSON_ICON = re.compile(r"\b(bi|fa[srlb]?|icon|glyphicon|dashicons)-(person|user|author)\b")
+
+
 def _is_author_element(el: Any) -> bool:
     """Tell whether an element is marked as the author's name and holds only a name."""
-    marks = _marks(el).lower()
-    if not re.search(r"\bauthor\b|author[-_]*name|byline|\bvcard\b", marks):
+    # CSS-module names are camelCase ("styles_dateAndAuthorContainer"): split at the humps.
+    marks = _CAMEL_HUMP.sub("-", _marks(el)).lower()
+    if not re.search(r"\bauthor\b|author[-_]*name|byline|\bvcard\b", marks) and not any(
+        isinstance(c.tag, str) and _PERSON_ICON.search(c.get("class") or "") for c in el[:1]
+    ):
         return False
     links = list(el.iter("a"))
     if _dated_name(el) != " ".join(el.text_content().split()) and not any(

@@ -439,3 +439,35 @@ def test_a_name_printed_beside_the_date_in_an_author_element() -> None:
         "<div class='author-byline'><a href='/author/hns/'>Help Net Security</a>"
         "<span>Sponsored</span> December 2, 2025</div>"
     ) == ["Help Net Security"]
+
+
+def test_camel_case_css_module_classes_mark_the_byline() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    page = (
+        "<html><body><h1>Headline</h1><div class='styles_dateAndAuthorContainer__x1'>"
+        "<span>Dec 17, 2025</span><span>Julian K. Arni</span></div>"
+        "<p>" + "story " * 60 + "</p></body></html>"
+    )
+    assert read_visible_meta(parse_html(page)).authors == ["Julian K. Arni"]
+    # A camelCase class that only contains the letters of "author" is no byline.
+    page = page.replace("styles_dateAndAuthorContainer__x1", "styles_coauthoredNotes__x1")
+    assert read_visible_meta(parse_html(page)).authors == []
+
+
+def test_a_person_icon_before_a_name_marks_the_byline() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    def authors(icon: str) -> list[str]:
+        page = (
+            "<html><body><h1>Headline</h1><div class='entry-meta'><ul>"
+            f"<li><i class='{icon}'></i> Bence Kovacs</li>"
+            "<li><i class='bi bi-clock'></i><time datetime='2025-12-02'>02-12-2025</time></li>"
+            "</ul></div><p>" + "story " * 60 + "</p></body></html>"
+        )
+        return read_visible_meta(parse_html(page)).authors
+
+    assert authors("bi bi-person") == ["Bence Kovacs"]
+    assert authors("fa fa-user") == ["Bence Kovacs"]
+    # Another icon does not make the line a byline.
+    assert authors("bi bi-folder") == []
