@@ -691,6 +691,7 @@ def _marks(el: Any) -> str:
 
 
 _CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_AUTHOR_ABOUT = re.compile(r"author[-_]*(desc|bio|about|title|role|job)|(desc|bio)[-_]*author")
 # An icon font's person glyph before a name marks a byline ("<i class='bi bi-person'>").
 _PERSON_ICON = re.compile(r"\b(bi|fa[srlb]?|icon|glyphicon|dashicons)-(person|user|author)\b")
 
@@ -703,6 +704,8 @@ def _is_author_element(el: Any) -> bool:
         isinstance(c.tag, str) and _PERSON_ICON.search(c.get("class") or "") for c in el[:1]
     ):
         return False
+    if _AUTHOR_ABOUT.search(marks):
+        return False  # "author-description", "author-bio": what the author does, not who
     links = list(el.iter("a"))
     if _dated_name(el) != " ".join(el.text_content().split()) and not any(
         "author" in (a.get("rel") or "") or _AUTHOR_HREF.search(a.get("href") or "") for a in links
@@ -806,6 +809,23 @@ def _without_roles(el: Any) -> str:
     return " ".join(" ".join(parts).split())
 
 
+def _portrait_name(el: Any, text: str) -> str | None:
+    """Return the name printed beside a portrait whose file is named after it, or None.
+
+    "<img src='…/Julia-Gralberg-2.jpg'> Julia Gralberg": the photo's file name spells the
+    printed name, so the line is the author's, though nothing in its markup says so.
+    """
+    if not _name_like(text) or len(text) > 60:
+        return None
+    want = [w.casefold() for w in re.findall(r"[^\W\d_]+", text)]
+    for img in el.iter("img"):
+        stem = (img.get("src") or "").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        words = [w.casefold() for w in re.findall(r"[^\W\d_]+", stem)]
+        if words[: len(want)] == want:
+            return text
+    return None
+
+
 def _spaced_text(el: Any) -> str:
     """Return an element's text with a space between the texts of its elements.
 
@@ -862,6 +882,8 @@ def read_visible_meta(tree: Any, title: str | None = None) -> VisibleMeta:
             found.authors = _byline_names(target, _spaced_text(target))
         elif byline_zone and _is_author_element(el):
             found.authors = _printed_names(el, text)
+        elif byline_zone and (portrait := _portrait_name(el, text)):
+            found.authors = [portrait]
         if found.published is None or found.modified is None:
             dates = find_dates(text)
             first = [d for d in dates if not d.updated]
@@ -1133,7 +1155,17 @@ def _marked_authors(body: Any) -> list[str]:
             ):
                 return split_authors([alt])
         marks = _marks(el)
-        if not marks.strip() or not _AUTHOR_MARK.search(marks) or _NOT_BYLINE_MARK.search(marks):
+        if not marks.strip() or not _AUTHOR_MARK.search(marks):
+            continue
+        if _AUTHOR_ABOUT.search(_CAMEL_HUMP.sub("-", marks).lower()):
+            # An author box: the name is printed right before the description of the author.
+            before = el.getprevious()
+            name = " ".join(before.text_content().split()) if before is not None else ""
+            names = split_authors([name]) if _name_like(name) else []
+            if names and not is_elsewhere(el, article_footer=True):
+                return names
+            continue
+        if _NOT_BYLINE_MARK.search(marks):
             continue
         if not _is_author_element(el) or is_elsewhere(el, article_footer=True):
             continue

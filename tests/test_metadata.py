@@ -471,3 +471,27 @@ def test_a_person_icon_before_a_name_marks_the_byline() -> None:
     assert authors("fa fa-user") == ["Bence Kovacs"]
     # Another icon does not make the line a byline.
     assert authors("bi bi-folder") == []
+
+
+def test_author_box_name_before_its_description_and_a_portrait_named_after_the_writer() -> None:
+    from pipelines.metadata import read_visible_meta
+
+    story = "<p>" + "story " * 60 + "</p>"
+    # The description of the author is no name; the name printed before it is.
+    page = (
+        f"<html><body><h1>Headline</h1>{story}<div class='box'><p>Asser Christensen</p>"
+        "<div class='dynamic-author-description'>Licensed Q Arabica Grader, M.A. Journalism"
+        "</div></div></body></html>"
+    )
+    assert read_visible_meta(parse_html(page)).authors == ["Asser Christensen"]
+
+    def byline(src: str) -> list[str]:
+        page = (
+            f"<html><body><h1>Headline</h1><p><img src='{src}'><span>Julia Gralberg</span></p>"
+            f"{story}</body></html>"
+        )
+        return read_visible_meta(parse_html(page)).authors
+
+    assert byline("/uploads/2017/03/Julia-Gralberg-2.jpg") == ["Julia Gralberg"]
+    # A photo of something else does not make two capitalised words a byline.
+    assert byline("/uploads/2017/03/hotel-lobby.jpg") == []
