@@ -226,6 +226,7 @@ _MORE_LABEL = re.compile(
     r"|(recent|latest|popular|trending|most read) (posts|articles|stories|news)"
     r"|(if you (liked|enjoyed) this( post| article)?,? )?you (may|might|will) (also )?(like|enjoy)"
     r"|read (next|also)|more (from|like this|on this topic)\b.{0,40}"
+    r"|(explore|discover) more( (articles|posts|stories|guides|resources)| from\b.{1,40})?"
     r"|keep reading|further reading from us)\s*[:.!]?$",
     re.IGNORECASE,
 )

@@ -471,6 +471,9 @@ def test_a_list_of_other_posts_after_the_article_is_cut_from_its_label_on() -> N
 
     story = ["Recent posts", *PARAS]
     assert _without_tail(story) == story
+    # "Explore more" heading teasers at the end goes with them.
+    teaser = "Research has shown that an ergonomic mouse can promote a more upright hand."
+    assert _without_tail([*PARAS, "Explore more", "Is an Ergonomic Mouse Better?", teaser]) == PARAS
     # A series' "Up next" at the end belongs to the article.
     assert _without_tail([*PARAS, "Up Next", "Best video cameras"])[-1] == "Best video cameras"
     # A menu's "Latest News" heads sections, not posts: the text after it stays.
