@@ -189,14 +189,25 @@ _AD_LABELS = frozenset(
 )
 
 
-def _body_lines(text: str, *headlines: str | None) -> list[str]:
-    """Return the article's lines without the headline, what precedes it, and rights notices."""
+def _body_lines(text: str, *headlines: str | None, tree: Any = None) -> list[str]:
+    """Return the article's lines without the headline, what precedes it, and rights notices.
+
+    With ``tree``, a paragraph before a line that repeats the headline stays, and so does that
+    line, when the page prints the headline again as a sub-heading (h2-h6): the paragraph is
+    the article's intro and the line its first sub-heading.
+    """
     lines = [" ".join(line.split()) for line in text.splitlines()]
     lines = [line for line in lines if line]
     keys = {" ".join(h.split()).casefold() for h in headlines if h}
     # The headline (and a kicker or breadcrumb above it) is not body text: it has its field.
     for i, line in enumerate(lines[:3]):
         if line.casefold() in keys:
+            if (
+                tree is not None
+                and any(len(b) >= 100 for b in lines[:i])
+                and _printed_as_subheading(tree, line.casefold())
+            ):
+                break  # intro, then the headline again as the story's first sub-heading
             lines = lines[i + 1 :]
             break
     # Trafilatura writes list items as "- item" and table rows as "| a | b |": keep the text,
@@ -218,6 +229,13 @@ def _body_lines(text: str, *headlines: str | None) -> list[str]:
     ):
         lines.pop()
     return lines
+
+
+def _printed_as_subheading(tree: Any, key: str) -> bool:
+    return any(
+        " ".join(h.text_content().split()).casefold() == key
+        for h in tree.iter("h2", "h3", "h4", "h5", "h6")
+    )
 
 
 # A label that heads a list of other posts: "Recent posts:", "You might also like", "Read next".
@@ -619,7 +637,7 @@ def _extract(
         # The logo's text names the site as the page prints it ("Roger's Blog: Headline").
         declared = _strip_logo(declared, visible.logo)
     title = _choose_title(declared, visible.headline, site_name, own=bool(meta.title))
-    lines = _body_lines(doc.text, title, visible.headline)
+    lines = _body_lines(doc.text, title, visible.headline, tree=tree if clean else None)
     if clean:
         lines = _without_tail(_with_lists(tree, _with_subheadings(tree, lines)))
     article_text = restore("\n".join(lines))

@@ -620,3 +620,26 @@ def test_story_paragraphs_in_a_block_whose_class_says_embed_or_slides_are_kept()
     links = "".join(f'<p><a href="/n/{i}">{p}</a></p>' for i, p in enumerate(more))
     record = extract_article(page(extra=f'<div class="slides">{links}</div>'), URL)
     assert record is not None and record["quality"]["shielded_blocks"] == 0
+
+
+def test_an_intro_before_the_headline_printed_again_as_a_subheading_is_kept() -> None:
+    from pipelines.extract import _body_lines
+    from pipelines.metadata import parse_html
+
+    intro = (
+        "Do you know all of the different types of wine? This chart organizes almost two hundred "
+        "of them by taste and style, from the lightest whites to the darkest reds."
+    )
+    title = "The Different Types of Wine"
+    text = "\n".join([intro, title, *PARAS])
+    tree = parse_html(
+        f"<html><body><h1>The Many Types of Wine</h1><p>{intro}</p><h2>{title}</h2>"
+        + "".join(f"<p>{p}</p>" for p in PARAS)
+        + "</body></html>"
+    )
+    # The page prints the headline again as a sub-heading: intro and sub-heading stay.
+    assert _body_lines(text, title, tree=tree) == [intro, title, *PARAS]
+    # Printed once, as the headline: what precedes it is a kicker or a standfirst.
+    tree = parse_html(f"<html><body><h1>{title}</h1></body></html>")
+    assert _body_lines(text, title, tree=tree) == PARAS
+    assert _body_lines("\n".join(["World", title, *PARAS]), title) == PARAS
