@@ -231,6 +231,51 @@ def _body_lines(text: str, *headlines: str | None, tree: Any = None) -> list[str
     return lines
 
 
+_BYLINE_LINE = re.compile(
+    r"(published|updated|posted|last updated|by|written by|author|authors|\d+\s*min(ute)?s?\.?"
+    r"( read)?|reading time:?( \d+ min(ute)?s?\.?)?|read time:?( \d+ min(ute)?s?\.?)?)[:.]?",
+    re.IGNORECASE,
+)
+_BYLINE_REACH = 6  # first lines of the text where the byline block can stand
+
+
+def _without_byline(lines: list[str], authors: list[str]) -> list[str]:
+    """Drop the byline block trafilatura left at the text's start: labels, dates, names, role.
+
+    Only short lines that are a known author's name, a date, or a label ("Published",
+    "3 min read"), and one short role line right after a name ("Product Analytics Expert"),
+    in the first lines; the first line of another kind ends the block.
+    """
+    from pipelines.dates import find_dates
+
+    names = {a.casefold() for a in authors}
+    cut, after_name = 0, False
+    for i, line in enumerate(lines[:_BYLINE_REACH]):
+        if len(line) > 60:
+            break
+        low = line.casefold().removeprefix("by ").strip()
+        dates = find_dates(line)
+        if low in names:
+            cut, after_name = i + 1, True
+            continue
+        if _BYLINE_LINE.fullmatch(line) or (
+            dates and sum(d.end - d.start for d in dates) >= 0.6 * len(line)
+        ):
+            cut, after_name = i + 1, False
+            continue
+        if (
+            after_name
+            and len(line.split()) <= 4
+            and not line.isupper()
+            and all(w[:1].isupper() or not w[:1].isalpha() for w in line.split())
+            and not line.rstrip().endswith((".", "?", "!", ":"))
+        ):
+            cut, after_name = i + 1, False
+            continue
+        break
+    return lines[cut:] if cut and cut < len(lines) else lines
+
+
 def _printed_as_subheading(tree: Any, key: str) -> bool:
     return any(
         " ".join(h.text_content().split()).casefold() == key
@@ -637,9 +682,16 @@ def _extract(
         # The logo's text names the site as the page prints it ("Roger's Blog: Headline").
         declared = _strip_logo(declared, visible.logo)
     title = _choose_title(declared, visible.headline, site_name, own=bool(meta.title))
+    # The printed byline is what readers see; it often names more authors than the markup.
+    outlets = {n.casefold() for n in (site_name, meta.publisher) if n}
+    authors = choose_authors(visible.authors, meta.authors, outlets) or split_authors(
+        (doc.author or "").split(";")
+    )
     lines = _body_lines(doc.text, title, visible.headline, tree=tree if clean else None)
     if clean:
-        lines = _without_tail(_with_lists(tree, _with_subheadings(tree, lines)))
+        # The byline goes after sub-headings are put back: a name set in an <h4> is one too.
+        lines = _with_lists(tree, _with_subheadings(tree, lines))
+        lines = _without_tail(_without_byline(lines, authors))
     article_text = restore("\n".join(lines))
     if not article_text:
         return None
@@ -649,11 +701,6 @@ def _extract(
         mojibake = True
     if title and _MOJIBAKE_HINT.search(title) and ftfy.badness.is_bad(title):
         title = ftfy.fix_encoding(title)
-    # The printed byline is what readers see; it often names more authors than the markup.
-    outlets = {n.casefold() for n in (site_name, meta.publisher) if n}
-    authors = choose_authors(visible.authors, meta.authors, outlets) or split_authors(
-        (doc.author or "").split(";")
-    )
     published, date_source = meta.published, meta.published_source
     if not published and visible.published:
         published, date_source = visible.published, "visible-text"

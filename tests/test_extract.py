@@ -643,3 +643,21 @@ def test_an_intro_before_the_headline_printed_again_as_a_subheading_is_kept() ->
     tree = parse_html(f"<html><body><h1>{title}</h1></body></html>")
     assert _body_lines(text, title, tree=tree) == PARAS
     assert _body_lines("\n".join(["World", title, *PARAS]), title) == PARAS
+
+
+def test_the_byline_block_left_at_the_texts_start_is_dropped() -> None:
+    from pipelines.extract import _without_byline
+
+    lines = ["PUBLISHED", "3 January, 2025", "Annemarie Bufe", "Product Analytics Expert", *PARAS]
+    assert _without_byline(lines, ["Annemarie Bufe"]) == PARAS
+    assert _without_byline(["By Jo Roe", "5 min read", *PARAS], ["Jo Roe"]) == PARAS
+    # A name nobody signed, or a line in capitals after the name, is the article's.
+    assert _without_byline(["Annemarie Bufe", *PARAS], []) == ["Annemarie Bufe", *PARAS]
+    assert _without_byline(["Jo Roe", "IN PERSON", *PARAS], ["Jo Roe"]) == ["IN PERSON", *PARAS]
+    # Only at the start: a date further down stays.
+    assert _without_byline([*PARAS, "3 January, 2025"], []) == [*PARAS, "3 January, 2025"]
+    # The byline is dropped from the record's text end to end.
+    byline = "<p>Published</p><p>3 January, 2025</p>"
+    html = page(extra="").replace(b"<p>The city", byline.encode() + b"<p>The city", 1)
+    record = extract_article(html, URL)
+    assert record is not None and record["text"].split("\n")[:3] == PARAS
