@@ -168,7 +168,8 @@ def _choose_title(
 
 
 _RIGHTS = re.compile(
-    r"^(©|\(c\)|copyright\b|all rights reserved|جميع الحقوق محفوظة|حقوق النشر|tous droits réservés"
+    r"^(©|\(c\)|copyright\b|all rights reserved|this (work|article|story|post) is licensed under\b"
+    r"|جميع الحقوق محفوظة|حقوق النشر|tous droits réservés"
     r"|все права защищены)",
     re.IGNORECASE,
 )
@@ -232,7 +233,8 @@ def _body_lines(text: str, *headlines: str | None, tree: Any = None) -> list[str
 
 
 _BYLINE_LINE = re.compile(
-    r"(published|updated|posted|last updated|by|written by|author|authors|\d+\s*min(ute)?s?\.?"
+    r"((published|updated|posted|last updated)( on| at)?|by|written by|author|authors"
+    r"|\d+\s*min(ute)?s?\.?"
     r"( read)?|reading time:?( \d+ min(ute)?s?\.?)?|read time:?( \d+ min(ute)?s?\.?)?)[:.]?",
     re.IGNORECASE,
 )
@@ -276,6 +278,21 @@ def _without_byline(lines: list[str], authors: list[str]) -> list[str]:
     return lines[cut:] if cut and cut < len(lines) else lines
 
 
+def _without_second_copy(lines: list[str], title: str | None) -> list[str]:
+    """Cut a second copy of the article printed after it (a mobile or print version).
+
+    The copy starts, in the text's second half, with the first two lines again (the first
+    a sentence or longer), after the headline if it prints one.
+    """
+    if len(lines) < 6 or len(lines[0]) < 60:
+        return lines
+    for k in range(len(lines) // 2, len(lines) - 1):
+        if lines[k] == lines[0] and lines[k + 1] == lines[1]:
+            headline = bool(title) and lines[k - 1].casefold() == (title or "").casefold()
+            return lines[: k - 1 if headline else k]
+    return lines
+
+
 def _printed_as_subheading(tree: Any, key: str) -> bool:
     return any(
         " ".join(h.text_content().split()).casefold() == key
@@ -288,7 +305,7 @@ _MORE_LABEL = re.compile(
     r"^((browse |see |view )?(related|similar|recommended|more) (articles|posts|stories|reads)"
     r"|(recent|latest|popular|trending|most read) (posts|articles|stories|news)"
     r"|(if you (liked|enjoyed) this( post| article)?,? )?you (may|might|will) (also )?(like|enjoy)"
-    r"|read (next|also)|more (from|like this|on this topic)\b.{0,40}"
+    r"|read (this )?(next|also)|more (from|like this|on this topic)\b.{0,40}"
     r"|(explore|discover) more( (articles|posts|stories|guides|resources)| from\b.{1,40})?"
     r"|keep reading|further reading from us)\s*[:.!]?$",
     re.IGNORECASE,
@@ -402,7 +419,7 @@ _CALL_TO_ACTION = re.compile(
     r"|.{0,80}\bearn(s|ed)? (a commission )?from qualifying purchases\b"
     r"|join (our|the|my) ([\w-]+ )?(mailing list|newsletter|community|facebook group|group)\b"
     r"|(book|schedule|request) a (free )?(demo|call|quote|consultation)\b"
-    r"|already (have an account|a (member|subscriber|customer))\b"
+    r"|already (have an account|a (member|subscriber|customer))\b|republish this (article|story)\b"
     r"|this (article|story|post|content) is (exclusive|only available|available only) (to|for)\b"
     r"|help (me|us) spread the word\b"
     r"|.{0,80}\b(refer|tell) (your )?friends (and|to) (get|earn)\b"
@@ -692,6 +709,7 @@ def _extract(
         # The byline goes after sub-headings are put back: a name set in an <h4> is one too.
         lines = _with_lists(tree, _with_subheadings(tree, lines))
         lines = _without_tail(_without_byline(lines, authors))
+        lines = _without_second_copy(lines, title)
     article_text = restore("\n".join(lines))
     if not article_text:
         return None

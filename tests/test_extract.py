@@ -661,3 +661,22 @@ def test_the_byline_block_left_at_the_texts_start_is_dropped() -> None:
     html = page(extra="").replace(b"<p>The city", byline.encode() + b"<p>The city", 1)
     record = extract_article(html, URL)
     assert record is not None and record["text"].split("\n")[:3] == PARAS
+
+
+def test_a_second_copy_republish_and_licence_lines_are_cut() -> None:
+    from pipelines.extract import _is_chrome_line, _without_byline, _without_second_copy
+
+    dek = "A guide on how much to charge for yoga classes, with average costs and what drives them."
+    title = "How Much Should You Charge for a Yoga Class?"
+    story = [dek, *PARAS, "Get in touch and see how we can help."]
+    assert _without_second_copy([*story, title, *story], title) == story
+    # A paragraph quoted again further down is no second copy.
+    assert _without_second_copy([*story, dek, "Another line."], title) == [
+        *story,
+        dek,
+        "Another line.",
+    ]
+    assert _is_chrome_line("Republish this article")
+    assert _is_chrome_line("This work is licensed under a Creative Commons Attribution License.")
+    assert not _is_chrome_line("This work is licensed to three publishers in Europe, she said.")
+    assert _without_byline(["Posted On", "Jan 13, 2025", *PARAS], []) == PARAS
