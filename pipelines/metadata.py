@@ -707,21 +707,23 @@ def _is_author_element(el: Any) -> bool:
     if _AUTHOR_ABOUT.search(marks):
         return False  # "author-description", "author-bio": what the author does, not who
     links = list(el.iter("a"))
-    if _dated_name(el) != " ".join(el.text_content().split()) and not any(
-        "author" in (a.get("rel") or "") or _AUTHOR_HREF.search(a.get("href") or "") for a in links
-    ):
+    to_author = any(_to_author_page(a) for a in links)
+    dated = _dated_name(el)
+    if dated != " ".join(el.text_content().split()) and not to_author:
         return True  # a name beside the date, and no link to an author page
     if links:
         # A byline with links names its authors in the links to author pages, or in its one link.
-        return any(
-            "author" in (a.get("rel") or "") or _AUTHOR_HREF.search(a.get("href") or "")
-            for a in links
-        ) or (
+        return to_author or (
             len(links) == 1
             and _name_like(" ".join(links[0].text_content().split()))
             and not is_elsewhere(el)
         )
-    return 0 < len(_dated_name(el).split()) <= 5
+    return 0 < len(dated.split()) <= 5
+
+
+def _to_author_page(a: Any) -> bool:
+    """Tell whether a link goes to an author's page (``rel="author"``, ``/author/jo-roe``)."""
+    return "author" in (a.get("rel") or "") or bool(_AUTHOR_HREF.search(a.get("href") or ""))
 
 
 _ON_BEHALF = re.compile(r"\s+(?:on behalf of|for)\s+.*$", re.IGNORECASE)
@@ -756,10 +758,7 @@ _DATELINE_WORD = re.compile(
 
 def _printed_names(el: Any, text: str) -> list[str]:
     """Return the names an author-marked element prints, dated or not, linked or not."""
-    if any(
-        "author" in (a.get("rel") or "") or _AUTHOR_HREF.search(a.get("href") or "")
-        for a in el.iter("a")
-    ):
+    if any(_to_author_page(a) for a in el.iter("a")):
         return _byline_names(el, text)  # links to author pages name the authors
     dated = _dated_name(el)
     if dated != " ".join(el.text_content().split()):
