@@ -563,14 +563,18 @@ class LeaseScheduler(Scheduler):
         if not self.up or not (self._unacked or self._unreleased):
             return
         try:
-            if self._unacked:
-                self.queue.ack(self._unacked)
-                self._unacked = []
-            if self._unreleased:
-                self._zrem_slots(self._unreleased)
-                self._unreleased = []
+            self._send_kept_acks()
         except DOWN_ERRORS as exc:
             self._down(exc)
+
+    def _send_kept_acks(self) -> None:
+        # Each list is emptied only once Redis took it: a failure leaves it for the next try.
+        if self._unacked:
+            self.queue.ack(self._unacked)
+            self._unacked = []
+        if self._unreleased:
+            self._zrem_slots(self._unreleased)
+            self._unreleased = []
 
     def back(self) -> None:
         """Redis answers again: send what was kept, renew this worker's leases.
@@ -578,12 +582,7 @@ class LeaseScheduler(Scheduler):
         Other workers' leases that ran out during the outage are put back only a lease time
         later: their workers, alive, renew them when they too see Redis again.
         """
-        if self._unacked:
-            self.queue.ack(self._unacked)
-            self._unacked = []
-        if self._unreleased:
-            self._zrem_slots(self._unreleased)
-            self._unreleased = []
+        self._send_kept_acks()
         while self._unpushed:
             batch = self._unpushed[:100]
             pairs = [(r, self._fingerprint(r)) for r in batch]
