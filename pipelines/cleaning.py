@@ -536,3 +536,98 @@ def shield_prose(tree: Any) -> int:
         el.set("class", " ".join(t for t in cls.split() if not _WEAK_DISCARD.search(t)))
         shielded += 1
     return shielded
+
+
+_INLINE = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "br",
+        "cite",
+        "code",
+        "data",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "tt",
+        "u",
+        "var",
+    ]
+)
+_LOOSE_CONTAINERS = ("body", "div", "section", "article", "main", "td", "blockquote")
+_PROSE_SIBLINGS = frozenset(
+    ["p", "h1", "h2", "h3", "h4", "h5", "h6", "ol", "ul", "dl", "blockquote", "pre"]
+)
+_LOOSE_LETTERS = 25  # letters: a sentence of prose, not a separator or a stray label
+
+
+def _is_inline(el: Any) -> bool:
+    # Comments and processing instructions move with the text around them; a link wrapping a
+    # card (<a><div>…</div></a>) is a block.
+    if not isinstance(el.tag, str):
+        return True
+    return el.tag in _INLINE and all(
+        d.tag in _INLINE for d in el.iterdescendants() if isinstance(d.tag, str)
+    )
+
+
+def wrap_loose_text(tree: Any) -> int:
+    """Put prose written straight into a container, beside its blocks, into paragraphs.
+
+    Hand-written and older pages set their paragraphs as bare text between ``<ol>``, ``<h2>``
+    or ``<p>`` siblings in the ``<body>`` or a ``<div>``; trafilatura reads only blocks and
+    loses that text. Each such run of text and inline elements becomes a ``<p>`` where it
+    stands. Returns how many paragraphs were made.
+    """
+    made = 0
+    for el in list(tree.iter(*_LOOSE_CONTAINERS)):
+        children = list(el)
+        blocks = [i for i, c in enumerate(children) if not _is_inline(c)]
+        # Beside paragraphs, headings or lists the run is one more paragraph of the text;
+        # beside only <div>s it is a widget's label, which trafilatura rightly skips.
+        if not any(children[i].tag in _PROSE_SIBLINGS for i in blocks):
+            continue
+        runs: list[tuple[int, int]] = []  # [start, end) spans of inline children
+        start = 0
+        for i in [*blocks, len(children)]:
+            runs.append((start, i))
+            start = i + 1
+        # Backwards, so inserting a paragraph does not shift the spans still to do.
+        for start, end in reversed(runs):
+            lead_owner = children[start - 1] if start else None
+            lead = (lead_owner.tail if lead_owner is not None else el.text) or ""
+            inline = children[start:end]
+            letters = _letters(lead) + sum(
+                _letters(c.text_content() if isinstance(c.tag, str) else "")
+                + _letters(c.tail or "")
+                for c in inline
+            )
+            if letters < _LOOSE_LETTERS:
+                continue
+            p = el.makeelement("p", {})
+            p.text = lead
+            if lead_owner is not None:
+                lead_owner.tail = None
+            else:
+                el.text = None
+            for c in inline:
+                p.append(c)  # moves it, with its tail
+            el.insert(start, p)
+            made += 1
+    return made

@@ -22,6 +22,7 @@ from pipelines.cleaning import (
     remove_related_links,
     shield_prose,
     unwrap_layout_tables,
+    wrap_loose_text,
 )
 from pipelines.metadata import (
     PageMeta,
@@ -677,6 +678,7 @@ def _extract(
     # Chrome first (hidden labels, buttons, credits): then a related box is measured as seen.
     boilerplate = remove_boilerplate(tree) if clean else 0
     report = remove_related_links(tree, url) if clean else CleanReport()
+    loose = wrap_loose_text(tree) if clean else 0
     shielded = shield_prose(tree) if clean else 0
     opts = copy.copy(options or extractor_options())
     opts.url = url
@@ -750,6 +752,7 @@ def _extract(
             "removed_separators": report.removed_separators,
             "removed_boilerplate": boilerplate,
             "layout_tables": layout_tables,
+            "loose_paragraphs": loose,
             "shielded_blocks": shielded,
             "removed_standfirst": len(standfirst),
             "date_source": date_source,

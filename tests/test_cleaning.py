@@ -205,3 +205,34 @@ def test_a_checklist_linking_some_items_keeps_them_a_link_list_and_breadcrumb_do
     )
     assert kept(related) == []
     assert kept(f"<li>You are here:</li>{related}") == []
+
+
+def test_loose_prose_beside_blocks_becomes_paragraphs_in_place() -> None:
+    from pipelines.cleaning import wrap_loose_text
+
+    tree = html.document_fromstring(
+        "<html><body><h2>Problem</h2>What shapes can <b>one straight cut</b> make?<!-- note -->"
+        "<ol><li>Fold it.</li></ol>Are all shapes possible, and which are not?"
+        "<div class='x'><span>Always enabled</span><div>icon</div>"
+        "<span>Deal prices may change after the time of publication.</span></div>"
+        "</body></html>"
+    )
+    assert wrap_loose_text(tree) == 2
+    body = tree.body
+    assert [c.tag for c in body if isinstance(c.tag, str)] == ["h2", "p", "ol", "p", "div"]
+    first = body[1]
+    assert " ".join(first.text_content().split()) == "What shapes can one straight cut make?"
+    assert body[3].text == "Are all shapes possible, and which are not?"
+    # Beside only <div>s a run is a widget's label: left as it was.
+    assert [c.tag for c in body[4]] == ["span", "div", "span"]
+
+
+def test_loose_text_too_short_or_a_link_card_is_not_wrapped() -> None:
+    from pipelines.cleaning import wrap_loose_text
+
+    tree = html.document_fromstring(
+        "<html><body><p>Lead paragraph of the story goes here.</p> | "
+        "<a href='/x'><div>A card that wraps a block</div></a><p>Next.</p></body></html>"
+    )
+    assert wrap_loose_text(tree) == 0
+    assert [c.tag for c in tree.body] == ["p", "a", "p"]

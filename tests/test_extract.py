@@ -680,3 +680,23 @@ def test_a_second_copy_republish_and_licence_lines_are_cut() -> None:
     assert _is_chrome_line("This work is licensed under a Creative Commons Attribution License.")
     assert not _is_chrome_line("This work is licensed to three publishers in Europe, she said.")
     assert _without_byline(["Posted On", "Jan 13, 2025", *PARAS], []) == PARAS
+
+
+def test_prose_written_straight_into_the_body_is_extracted() -> None:
+    # An older hand-written page: its paragraphs are bare text between headings and lists.
+    prose = [
+        f"Bare paragraph {n} explains the fold and cut problem and how it was solved in detail."
+        for n in range(6)
+    ]
+    page = (
+        "<html><head><title>The Fold-and-Cut Problem</title></head><body>"
+        "<h1>The Fold-and-Cut Problem</h1><h2>Problem</h2>"
+        f"{prose[0]}<ol><li>Take a piece of paper.</li><li>Fold it flat.</li></ol>"
+        f"{prose[1]} {prose[2]}<h2>History</h2>{prose[3]}<p>{prose[4]}</p>{prose[5]}"
+        "</body></html>"
+    )
+    record = extract_article(page.encode(), "https://people.example/foldcut")
+    assert record is not None
+    for sentence in prose:
+        assert sentence in record["text"]
+    assert record["quality"]["loose_paragraphs"] >= 4
