@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from trafilatura.xpaths import BODY_XPATH
+
 #: Labels that introduce related-links boxes; matched at the start of a block, case-folded.
 LABELS = (
     "اقرأ أيضا",
@@ -631,3 +633,41 @@ def wrap_loose_text(tree: Any) -> int:
             el.insert(start, p)
             made += 1
     return made
+
+
+_STUB_LETTERS = 300  # letters: a breadcrumb or a header box, not the article's frame
+
+
+def unmark_stub_frames(tree: Any) -> int:
+    """Keep trafilatura from taking a breadcrumb for the article's frame.
+
+    Trafilatura tries each of its content XPaths in turn and takes only the first element each
+    one matches; when that is a small box whose class merely looks like a frame
+    ("page-content-breadcrumbs") it gives up on that XPath, though a later match holds the
+    article, and falls back to gathering loose paragraphs. Such a stub loses the class tokens
+    and id that matched. Returns how many elements were unmarked.
+    """
+    for expr in BODY_XPATH:
+        found = expr(tree)
+        if not found:
+            continue
+        if _letters(found[0].text_content()) >= _STUB_LETTERS:
+            return 0  # trafilatura takes this one: nothing stands in its way
+        sizes = [_letters(el.text_content()) for el in found]
+        best = max(range(len(found)), key=sizes.__getitem__)
+        if sizes[best] < 3 * _STUB_LETTERS:
+            continue
+        unmarked = 0
+        for stub in found[:best]:
+            if stub in found[best].iterancestors():
+                continue
+            # Drop tokens one by one until the XPath no longer matches: the rest stay for
+            # trafilatura's own rules ("nav", "breadcrumb" still mark the box for discarding).
+            for attr in ("class", "id"):
+                tokens = (stub.get(attr) or "").split()
+                while tokens and stub in expr(tree):
+                    tokens.pop(0)
+                    stub.set(attr, " ".join(tokens))
+            unmarked += 1
+        return unmarked
+    return 0

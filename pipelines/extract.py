@@ -21,6 +21,7 @@ from pipelines.cleaning import (
     remove_boilerplate,
     remove_related_links,
     shield_prose,
+    unmark_stub_frames,
     unwrap_layout_tables,
     wrap_loose_text,
 )
@@ -680,6 +681,7 @@ def _extract(
     report = remove_related_links(tree, url) if clean else CleanReport()
     loose = wrap_loose_text(tree) if clean else 0
     shielded = shield_prose(tree) if clean else 0
+    stubs = unmark_stub_frames(tree) if clean else 0
     opts = copy.copy(options or extractor_options())
     opts.url = url
     opts.source = url
@@ -754,6 +756,7 @@ def _extract(
             "layout_tables": layout_tables,
             "loose_paragraphs": loose,
             "shielded_blocks": shielded,
+            "unmarked_stubs": stubs,
             "removed_standfirst": len(standfirst),
             "date_source": date_source,
             "text_chars": len(article_text),

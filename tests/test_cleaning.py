@@ -236,3 +236,65 @@ def test_loose_text_too_short_or_a_link_card_is_not_wrapped() -> None:
     )
     assert wrap_loose_text(tree) == 0
     assert [c.tag for c in tree.body] == ["p", "a", "p"]
+
+
+def _stub_then_frame(sections: list[str]) -> str:
+    # A breadcrumb whose class matches trafilatura's first content XPath, then the real frame.
+    return (
+        "<html><body><div class='page-content-breadcrumbs trail'><div><nav><ol>"
+        "<li>Setting up the server</li></ol></nav></div></div>"
+        "<div class='wrap'><div class='article-body'>"
+        + "".join(
+            f"<h2>Step {n}</h2><p>{text}</p><ul><li>Check the log for step {n}.</li>"
+            f"<li>Restart after step {n}.</li></ul>"
+            for n, text in enumerate(sections)
+        )
+        + "</div></div></body></html>"
+    )
+
+
+_SECTIONS = [
+    f"Part {n} of the guide explains the setup in plain words, with the reasons for it and "
+    "what to check once it is done, why the order of the steps matters, and which settings "
+    "are safe to leave at their defaults."
+    for n in range(6)
+]
+
+
+def test_a_breadcrumb_stub_that_matches_a_frame_xpath_is_unmarked() -> None:
+    import trafilatura
+    from trafilatura.xpaths import BODY_XPATH
+
+    from pipelines.cleaning import unmark_stub_frames
+
+    page = _stub_then_frame(_SECTIONS)
+    # As it comes, trafilatura takes the breadcrumb for the frame, finds nothing in it and
+    # falls back to loose paragraphs: the headings and lists are gone.
+    plain = trafilatura.bare_extraction(html.document_fromstring(page), with_metadata=False)
+    assert "Step 0" not in plain.text
+    assert "Restart after step 0." not in plain.text
+    tree = html.document_fromstring(page)
+    stub = tree.body[0]
+    assert any(expr(tree) and expr(tree)[0] is stub for expr in BODY_XPATH)
+    assert unmark_stub_frames(tree) == 1
+    # Only the tokens that matched go: the rest stay for trafilatura's own rules.
+    assert stub.get("class") == "trail"
+    assert not any(stub in expr(tree) for expr in BODY_XPATH)
+    assert tree.body[1][0].get("class") == "article-body"
+    text = trafilatura.bare_extraction(tree, with_metadata=False).text
+    for n in range(6):
+        assert f"Step {n}" in text
+        assert f"Restart after step {n}." in text
+
+
+def test_a_frame_that_is_itself_the_article_or_no_bigger_match_is_left_alone() -> None:
+    from pipelines.cleaning import unmark_stub_frames
+
+    tree = html.document_fromstring(
+        _stub_then_frame(_SECTIONS).replace("page-content-breadcrumbs trail", "trail")
+    )
+    assert unmark_stub_frames(tree) == 0  # the first match holds the article
+    assert tree.body[1][0].get("class") == "article-body"
+    short = html.document_fromstring(_stub_then_frame(["Brief."]))
+    assert unmark_stub_frames(short) == 0  # no later match is big enough to be the article
+    assert short.body[0].get("class") == "page-content-breadcrumbs trail"

@@ -700,3 +700,35 @@ def test_prose_written_straight_into_the_body_is_extracted() -> None:
     for sentence in prose:
         assert sentence in record["text"]
     assert record["quality"]["loose_paragraphs"] >= 4
+
+
+def test_a_breadcrumb_that_looks_like_a_frame_does_not_hide_the_article() -> None:
+    # Its class matches one of trafilatura's content XPaths before the real frame does.
+    sections = [
+        f"Section {n} of the guide explains one more step of the setup in plain words, with "
+        "the reasons for it and what to check once it is done, why the order of the steps "
+        "matters, and which settings are safe to leave at their defaults."
+        for n in range(6)
+    ]
+    page = (
+        "<html><head><title>Setting up the server</title></head><body>"
+        "<div class='page-content-breadcrumbs'><div><nav><ol><li>Setting up the server</li>"
+        "</ol></nav></div></div><div class='wrap'><div class='article-body'>"
+        + "".join(
+            f"<h2>Step {n}</h2><p>{text}</p><ul><li>Check the log for step {n}.</li>"
+            f"<li>Restart after step {n}.</li></ul>"
+            for n, text in enumerate(sections)
+        )
+        + "</div></div></body></html>"
+    )
+    record = extract_article(page.encode(), "https://docs.example/setup")
+    assert record is not None
+    lines = record["text"].split("\n")
+    for n, text in enumerate(sections):
+        assert lines[4 * n : 4 * n + 4] == [
+            f"Step {n}",
+            text,
+            f"Check the log for step {n}.",
+            f"Restart after step {n}.",
+        ]
+    assert record["quality"]["unmarked_stubs"] == 1
