@@ -671,3 +671,36 @@ def unmark_stub_frames(tree: Any) -> int:
             unmarked += 1
         return unmarked
     return 0
+
+
+_COMMENT = re.compile("comment", re.IGNORECASE)
+_WRAPPER_SHARE = 0.9  # of the frame's letters: a box around the whole story, not beside it
+
+
+def unmark_wrapping_comments(tree: Any) -> int:
+    """Keep trafilatura from discarding the whole story for a "comment" in a wrapper's class.
+
+    A box that lets readers comment on the text ("commentOnSelection", "comments-enabled")
+    wraps all of the article frame; a comment section sits beside the story in it. A box in
+    the frame that holds nearly all of its letters loses the class and id tokens naming
+    comments. Returns how many boxes were unmarked.
+    """
+    frame = next((found[0] for expr in BODY_XPATH if (found := expr(tree))), None)
+    if frame is None:
+        return 0
+    total = _letters(frame.text_content())
+    if total < 3 * _STUB_LETTERS:
+        return 0
+    unmarked = 0
+    for el in frame.iterdescendants():
+        if not isinstance(el.tag, str):
+            continue
+        marked = [a for a in ("class", "id") if _COMMENT.search(el.get(a) or "")]
+        if not marked or _letters(el.text_content()) < _WRAPPER_SHARE * total:
+            continue
+        for attr in marked:
+            el.set(
+                attr, " ".join(t for t in (el.get(attr) or "").split() if not _COMMENT.search(t))
+            )
+        unmarked += 1
+    return unmarked

@@ -22,6 +22,7 @@ from pipelines.cleaning import (
     remove_related_links,
     shield_prose,
     unmark_stub_frames,
+    unmark_wrapping_comments,
     unwrap_layout_tables,
     wrap_loose_text,
 )
@@ -37,6 +38,7 @@ from pipelines.metadata import (
     split_authors,
     standfirst_elements,
 )
+from pipelines.reveal import open_collapsed_panels, resolve_streamed_segments
 
 logger = logging.getLogger(__name__)
 
@@ -668,6 +670,9 @@ def _extract(
         text = ftfy.fix_encoding(text)
     text, restore = _protect_joiners(text)
     tree = parse_html(text)
+    # Before anything reads the body: streamed text put in place, closed panels opened.
+    streamed = resolve_streamed_segments(tree) if clean else 0
+    panels = open_collapsed_panels(tree) if clean else 0
     meta = read_page_meta(tree) if clean else PageMeta()
     visible = read_visible_meta(tree, meta.title) if clean else VisibleMeta()
     # A saved page given without its URL still names itself in its canonical link.
@@ -682,6 +687,7 @@ def _extract(
     loose = wrap_loose_text(tree) if clean else 0
     shielded = shield_prose(tree) if clean else 0
     stubs = unmark_stub_frames(tree) if clean else 0
+    wrappers = unmark_wrapping_comments(tree) if clean else 0
     opts = copy.copy(options or extractor_options())
     opts.url = url
     opts.source = url
@@ -757,6 +763,9 @@ def _extract(
             "loose_paragraphs": loose,
             "shielded_blocks": shielded,
             "unmarked_stubs": stubs,
+            "unmarked_wrappers": wrappers,
+            "streamed_segments": streamed,
+            "opened_panels": panels,
             "removed_standfirst": len(standfirst),
             "date_source": date_source,
             "text_chars": len(article_text),

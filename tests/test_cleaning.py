@@ -298,3 +298,32 @@ def test_a_frame_that_is_itself_the_article_or_no_bigger_match_is_left_alone() -
     short = html.document_fromstring(_stub_then_frame(["Brief."]))
     assert unmark_stub_frames(short) == 0  # no later match is big enough to be the article
     assert short.body[0].get("class") == "page-content-breadcrumbs trail"
+
+
+def test_a_box_around_the_whole_story_loses_its_comment_class_a_comment_section_does_not() -> None:
+    import trafilatura
+
+    from pipelines.cleaning import unmark_wrapping_comments
+
+    story = "".join(f"<p>{text}</p>" for text in _SECTIONS)
+    wrapped = (
+        "<html><body><div class='post-content'><div class='commentOnSelection'>"
+        f"{story}</div></div></body></html>"
+    )
+    # With comments off, trafilatura drops the box as a comment section, and the story with it.
+    plain = trafilatura.bare_extraction(
+        html.document_fromstring(wrapped), with_metadata=False, include_comments=False
+    )
+    assert plain is None or _SECTIONS[1] not in (plain.text or "")
+    tree = html.document_fromstring(wrapped)
+    assert unmark_wrapping_comments(tree) == 1
+    assert tree.xpath("//div[@class='']")
+    text = trafilatura.bare_extraction(tree, with_metadata=False, include_comments=False).text
+    assert all(s in text for s in _SECTIONS)
+    comments = "".join(f"<p>Reader {n}: {_SECTIONS[n]}</p>" for n in range(3))
+    beside = html.document_fromstring(
+        "<html><body><div class='post-content'>"
+        f"{story}<div class='comments-area'>{comments}</div></div></body></html>"
+    )
+    assert unmark_wrapping_comments(beside) == 0
+    assert beside.xpath("//div[@class='comments-area']")

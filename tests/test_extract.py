@@ -732,3 +732,67 @@ def test_a_breadcrumb_that_looks_like_a_frame_does_not_hide_the_article() -> Non
             f"Restart after step {n}.",
         ]
     assert record["quality"]["unmarked_stubs"] == 1
+
+
+def test_a_streamed_article_is_read_where_its_placeholders_are() -> None:
+    # React streams the body late: placeholders in the article, the text after the footer.
+    paras = [
+        f"Paragraph {n} of the streamed story says what happened on day {n} of the inquiry, "
+        "who spoke to the committee and what the members asked them about the contracts."
+        for n in range(5)
+    ]
+    lead = (
+        "The committee sat for five days and heard from every firm that bid for the contracts, "
+        "and from the officials who chose between them."
+    )
+    slots = "".join(
+        f"<!--$?--><template id='B:{n}'></template><div>Loading paragraph...</div><!--/$-->"
+        for n in range(5)
+    )
+    segments = "".join(
+        f'<div hidden id=\'S:{n}\'><p>{text}</p></div><script>$RC("B:{n}","S:{n}")</script>'
+        for n, text in enumerate(paras)
+    )
+    page = (
+        "<html><head><title>The inquiry, day by day</title></head><body>"
+        "<article><h1>The inquiry, day by day</h1><div class='article-body'>"
+        f"<p>{lead}</p><h2>What was said</h2>{slots}</div></article><footer><p>Copyright 2026 "
+        "The Daily Example. All rights reserved. Read our terms of use and our privacy policy."
+        f"</p></footer>{segments}"
+        "</body></html>"
+    )
+    record = extract_article(page.encode(), "https://news.example/inquiry")
+    assert record is not None
+    assert record["text"].split("\n") == [lead, "What was said", *paras]
+    assert record["quality"]["streamed_segments"] == 5
+
+
+def test_answers_in_closed_accordion_panels_are_article_text() -> None:
+    steps = [
+        f"Step {n} usually takes a few days: the installer checks the roof, files the permit "
+        "with the town and orders the panels and the inverter for the job."
+        for n in range(4)
+    ]
+    panels = "".join(
+        f"<h3><button id='h{n}' aria-expanded='false' aria-controls='p{n}'>Step {n}</button>"
+        f"</h3><div id='p{n}' role='region' aria-labelledby='h{n}' style='display:none'>"
+        f"<p>{text}</p></div>"
+        for n, text in enumerate(steps)
+    )
+    page = (
+        "<html><head><title>How solar gets installed</title></head><body><article>"
+        "<h1>How solar gets installed</h1><p>Putting panels on a house takes a month or two "
+        "from the first call to the day the system is switched on, in five steps.</p><p>Most "
+        "of that time is spent waiting: for the permit, for the parts and for the utility, "
+        "which has to inspect the work before it lets the system feed the grid.</p><p>Costs "
+        "vary with the size of the roof and the system, the panels chosen, the town's fees "
+        "and the incentives on offer, which can take a third off the price of the job.</p>"
+        "<p>A good installer explains each of these steps before the contract is signed, and "
+        "says which of them the owner has to take care of and which the firm handles.</p>"
+        f"<h2>The steps</h2>{panels}</article></body></html>"
+    )
+    record = extract_article(page.encode(), "https://energy.example/solar")
+    assert record is not None
+    for text in steps:
+        assert text in record["text"]
+    assert record["quality"]["opened_panels"] == 4
