@@ -449,13 +449,13 @@ def remove_boilerplate(tree: Any) -> int:
     captions are the story.
     """
     captions, chrome, embeds, forms = [], [], [], []
-    text_letters = 0
+    paragraphs = []
     for el in tree.iter():
         tag = el.tag
         if not isinstance(tag, str):
             continue
         if tag == "p":
-            text_letters += _letters(el.text_content())
+            paragraphs.append(el)
         cls = el.get("class") or ""
         if (tag == "figcaption" or (cls and _CAPTION_CLASS.search(cls))) and tag not in (
             "body",
@@ -471,6 +471,8 @@ def remove_boilerplate(tree: Any) -> int:
             forms.append(el)
     removed = 0
     caption_letters = sum(_letters(el.text_content()) for el in captions)
+    # Measured only on pages with captions: most have none.
+    text_letters = sum(_letters(p.text_content()) for p in paragraphs) if captions else 0
     if captions and caption_letters < 0.3 * max(text_letters, 1):
         for el in captions:
             if el.getparent() is not None and _letters(el.text_content()) <= _CHROME_TEXT:
@@ -636,23 +638,31 @@ def wrap_loose_text(tree: Any) -> int:
 
 
 _STUB_LETTERS = 300  # letters: a breadcrumb or a header box, not the article's frame
+# Trafilatura's frame XPaths but its two widest (any "content" or "story" class), which cost
+# as much CPU as the others together and match containers too big to be a stub.
+_FRAME_XPATHS = (BODY_XPATH[0], BODY_XPATH[1], BODY_XPATH[4])
 
 
-def unmark_stub_frames(tree: Any) -> int:
+def unmark_stub_frames(tree: Any) -> tuple[int, Any]:
     """Keep trafilatura from taking a breadcrumb for the article's frame.
 
     Trafilatura tries each of its content XPaths in turn and takes only the first element each
     one matches; when that is a small box whose class merely looks like a frame
     ("page-content-breadcrumbs") it gives up on that XPath, though a later match holds the
     article, and falls back to gathering loose paragraphs. Such a stub loses the class tokens
-    and id that matched. Returns how many elements were unmarked.
+    and id that matched.
+
+    Returns:
+        How many elements were unmarked, and the frame trafilatura will now take (None when
+        no content XPath matches), for :func:`unmark_wrapping_comments`.
+
     """
-    for expr in BODY_XPATH:
+    for expr in _FRAME_XPATHS:
         found = expr(tree)
         if not found:
             continue
         if _letters(found[0].text_content()) >= _STUB_LETTERS:
-            return 0  # trafilatura takes this one: nothing stands in its way
+            return 0, found[0]  # trafilatura takes this one: nothing stands in its way
         sizes = [_letters(el.text_content()) for el in found]
         best = max(range(len(found)), key=sizes.__getitem__)
         if sizes[best] < 3 * _STUB_LETTERS:
@@ -669,23 +679,23 @@ def unmark_stub_frames(tree: Any) -> int:
                     tokens.pop(0)
                     stub.set(attr, " ".join(tokens))
             unmarked += 1
-        return unmarked
-    return 0
+        return unmarked, found[best]
+    return 0, None
 
 
 _COMMENT = re.compile("comment", re.IGNORECASE)
 _WRAPPER_SHARE = 0.9  # of the frame's letters: a box around the whole story, not beside it
 
 
-def unmark_wrapping_comments(tree: Any) -> int:
+def unmark_wrapping_comments(frame: Any) -> int:
     """Keep trafilatura from discarding the whole story for a "comment" in a wrapper's class.
 
     A box that lets readers comment on the text ("commentOnSelection", "comments-enabled")
     wraps all of the article frame; a comment section sits beside the story in it. A box in
     the frame that holds nearly all of its letters loses the class and id tokens naming
-    comments. Returns how many boxes were unmarked.
+    comments. ``frame`` is the one :func:`unmark_stub_frames` found. Returns how many boxes
+    were unmarked.
     """
-    frame = next((found[0] for expr in BODY_XPATH if (found := expr(tree))), None)
     if frame is None:
         return 0
     total = _letters(frame.text_content())

@@ -686,8 +686,8 @@ def _extract(
     report = remove_related_links(tree, url) if clean else CleanReport()
     loose = wrap_loose_text(tree) if clean else 0
     shielded = shield_prose(tree) if clean else 0
-    stubs = unmark_stub_frames(tree) if clean else 0
-    wrappers = unmark_wrapping_comments(tree) if clean else 0
+    stubs, frame = unmark_stub_frames(tree) if clean else (0, None)
+    wrappers = unmark_wrapping_comments(frame)
     opts = copy.copy(options or extractor_options())
     opts.url = url
     opts.source = url

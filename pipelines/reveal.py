@@ -118,24 +118,60 @@ def resolve_streamed_segments(tree: Any) -> int:
     return moved
 
 
+_HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+
+
+def _is_heading(el: Any) -> bool:
+    return el.tag in _HEADING_TAGS or el.get("role") == "heading"
+
+
+def _is_hidden(el: Any) -> bool:
+    return (
+        el.get("hidden") is not None
+        or el.get("aria-hidden") == "true"
+        or bool(_HIDING_STYLE.search(el.get("style") or ""))
+    )
+
+
+def _open(el: Any) -> None:
+    style = el.get("style")
+    if style and _HIDING_STYLE.search(style):
+        el.set("style", _HIDING_STYLE.sub("", style))
+    el.attrib.pop("hidden", None)
+    if el.get("aria-hidden") == "true":
+        del el.attrib["aria-hidden"]
+
+
 def open_collapsed_panels(tree: Any) -> int:
     """Unhide accordion and tab panels: text the reader opens with a click is the page's text.
 
     A panel is what WAI-ARIA calls one: ``role="region"`` or ``role="tabpanel"`` labelled by
-    its header (``aria-labelledby``). Menus and dialogs hide the same way and stay hidden.
-    Returns how many panels were opened.
+    its header (``aria-labelledby``), or the block a heading's toggle (a button with
+    ``aria-expanded`` inside a heading) controls or sits right before. Menus and dialogs
+    hide the same way and stay hidden: their toggles are not headings. Returns how many panels
+    were opened.
     """
-    opened = 0
-    for el in tree.xpath(
-        "//*[@role='region' or @role='tabpanel'][@aria-labelledby]"
-        "[@hidden or @aria-hidden='true' or contains(@style, 'none')"
-        " or contains(@style, 'hidden')]"
-    ):
-        style = el.get("style") or ""
-        if _HIDING_STYLE.search(style):
-            el.set("style", _HIDING_STYLE.sub("", style))
-        el.attrib.pop("hidden", None)
-        if el.get("aria-hidden") == "true":
-            del el.attrib["aria-hidden"]
-        opened += 1
-    return opened
+    panels: dict[Any, None] = {}
+    # Attribute scans first: they are cheap, and most pages have neither attribute.
+    for el in tree.xpath("//*[@aria-labelledby]"):
+        if el.get("role") in ("region", "tabpanel") and _is_hidden(el):
+            panels[el] = None
+    for toggle in tree.xpath("//*[@aria-expanded]"):
+        heading = next(
+            (
+                a
+                for a in toggle.iterancestors()
+                if a.tag in _HEADING_TAGS or a.get("role") == "heading"
+            ),
+            None,
+        )
+        if heading is None:
+            continue
+        targets = (toggle.get("aria-controls") or "").split()
+        found = [el for key in targets for el in tree.xpath("//*[@id=$key]", key=key)]
+        if not found and (after := heading.getnext()) is not None:
+            found = [after]
+        panels.update((el, None) for el in found if isinstance(el.tag, str) and _is_hidden(el))
+    for el in panels:
+        _open(el)
+    return len(panels)

@@ -276,7 +276,9 @@ def test_a_breadcrumb_stub_that_matches_a_frame_xpath_is_unmarked() -> None:
     tree = html.document_fromstring(page)
     stub = tree.body[0]
     assert any(expr(tree) and expr(tree)[0] is stub for expr in BODY_XPATH)
-    assert unmark_stub_frames(tree) == 1
+    unmarked, frame = unmark_stub_frames(tree)
+    assert unmarked == 1
+    assert frame is tree.body[1][0]
     # Only the tokens that matched go: the rest stay for trafilatura's own rules.
     assert stub.get("class") == "trail"
     assert not any(stub in expr(tree) for expr in BODY_XPATH)
@@ -293,17 +295,17 @@ def test_a_frame_that_is_itself_the_article_or_no_bigger_match_is_left_alone() -
     tree = html.document_fromstring(
         _stub_then_frame(_SECTIONS).replace("page-content-breadcrumbs trail", "trail")
     )
-    assert unmark_stub_frames(tree) == 0  # the first match holds the article
+    assert unmark_stub_frames(tree) == (0, tree.body[1][0])  # the first match is the article
     assert tree.body[1][0].get("class") == "article-body"
     short = html.document_fromstring(_stub_then_frame(["Brief."]))
-    assert unmark_stub_frames(short) == 0  # no later match is big enough to be the article
+    assert unmark_stub_frames(short)[0] == 0  # no later match is big enough to be the article
     assert short.body[0].get("class") == "page-content-breadcrumbs trail"
 
 
 def test_a_box_around_the_whole_story_loses_its_comment_class_a_comment_section_does_not() -> None:
     import trafilatura
 
-    from pipelines.cleaning import unmark_wrapping_comments
+    from pipelines.cleaning import unmark_stub_frames, unmark_wrapping_comments
 
     story = "".join(f"<p>{text}</p>" for text in _SECTIONS)
     wrapped = (
@@ -316,7 +318,7 @@ def test_a_box_around_the_whole_story_loses_its_comment_class_a_comment_section_
     )
     assert plain is None or _SECTIONS[1] not in (plain.text or "")
     tree = html.document_fromstring(wrapped)
-    assert unmark_wrapping_comments(tree) == 1
+    assert unmark_wrapping_comments(unmark_stub_frames(tree)[1]) == 1
     assert tree.xpath("//div[@class='']")
     text = trafilatura.bare_extraction(tree, with_metadata=False, include_comments=False).text
     assert all(s in text for s in _SECTIONS)
@@ -325,5 +327,5 @@ def test_a_box_around_the_whole_story_loses_its_comment_class_a_comment_section_
         "<html><body><div class='post-content'>"
         f"{story}<div class='comments-area'>{comments}</div></div></body></html>"
     )
-    assert unmark_wrapping_comments(beside) == 0
+    assert unmark_wrapping_comments(unmark_stub_frames(beside)[1]) == 0
     assert beside.xpath("//div[@class='comments-area']")

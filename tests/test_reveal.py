@@ -85,3 +85,21 @@ def test_accordion_and_tab_panels_open_menus_and_dialogs_stay_closed() -> None:
     assert tree.xpath("//*[@role='dialog']")[0].get("style") == "display: none"
     assert tree.xpath("//*[@role='menu']")[0].get("hidden") is not None
     assert "none" in tree.xpath("//*[@role='region'][not(@aria-labelledby)]")[0].get("style")
+
+
+def test_a_block_a_heading_toggle_controls_or_sits_before_is_opened_a_menu_is_not() -> None:
+    tree = html.document_fromstring(
+        "<html><body><nav><button aria-expanded='false' aria-controls='menu'>Menu</button>"
+        "<ul id='menu' hidden><li><a href='/shop'>Shop</a></li></ul></nav>"
+        "<h3><button aria-expanded='false'><p>Weight</p></button></h3>"
+        "<div aria-hidden='true' hidden tabindex='-1'><p>Light shoes tire the legs less.</p></div>"
+        "<h3><button aria-expanded='false' aria-controls='fit'>Fit</button></h3><p>Aside.</p>"
+        "<div id='fit' style='display: none'><p>Leave a thumb's width at the toe.</p></div>"
+        "<h3><button aria-expanded='true'>Price</button></h3><div><p>Shown already.</p></div>"
+        "</body></html>"
+    )
+    assert open_collapsed_panels(tree) == 2
+    weight = tree.xpath("//div[@tabindex]")[0]
+    assert weight.get("hidden") is None and weight.get("aria-hidden") is None
+    assert "none" not in tree.xpath("//*[@id='fit']")[0].get("style")
+    assert tree.xpath("//*[@id='menu']")[0].get("hidden") is not None
