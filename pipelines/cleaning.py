@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -643,6 +644,42 @@ _STUB_LETTERS = 300  # letters: a breadcrumb or a header box, not the article's 
 _FRAME_XPATHS = (BODY_XPATH[0], BODY_XPATH[1], BODY_XPATH[4])
 
 
+def _first_frame_test() -> Callable[[Any], bool] | None:
+    """Trafilatura's first frame XPath as a Python test of one element, or None if unread.
+
+    That XPath runs a regular expression over every block of the page, which costs more than
+    all the rest of the stub check; lxml runs EXSLT ``re:test`` with Python's ``re``, so the
+    same patterns in one pass over the blocks find the same first match.
+    """
+    path = BODY_XPATH[0].path
+    tests = dict(re.findall(r"re:test\(@(id|class), '([^']+)'\)", path))
+    equal = re.findall(r"@(\w+)='([^']+)'", path)
+    if set(tests) != {"id", "class"} or not equal or "[1]" not in path:
+        return None
+    by_id, by_class = re.compile(tests["id"]), re.compile(tests["class"])
+
+    def test(el: Any) -> bool:
+        cls, ident = el.get("class"), el.get("id")
+        return (
+            any(el.get(attr) == value for attr, value in equal)
+            or bool(ident is not None and by_id.search(ident))
+            or bool(cls is not None and by_class.search(cls))
+        )
+
+    return test
+
+
+_FIRST_FRAME = _first_frame_test()
+
+
+def _first_frame(tree: Any) -> Any:
+    """Find the first element trafilatura's first frame XPath matches, the cheap way."""
+    assert _FIRST_FRAME is not None
+    # Lazily, in document order: the walk stops at the first match, high on most pages.
+    blocks = tree.iter("article", "div", "main", "section")
+    return next((el for el in blocks if el.attrib and _FIRST_FRAME(el)), None)
+
+
 def unmark_stub_frames(tree: Any) -> tuple[int, Any]:
     """Keep trafilatura from taking a breadcrumb for the article's frame.
 
@@ -657,6 +694,10 @@ def unmark_stub_frames(tree: Any) -> tuple[int, Any]:
         no content XPath matches), for :func:`unmark_wrapping_comments`.
 
     """
+    if _FIRST_FRAME is not None:
+        first = _first_frame(tree)
+        if first is not None and _letters(first.text_content()) >= _STUB_LETTERS:
+            return 0, first  # the common case: trafilatura takes this one
     for expr in _FRAME_XPATHS:
         found = expr(tree)
         if not found:

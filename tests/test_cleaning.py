@@ -329,3 +329,25 @@ def test_a_box_around_the_whole_story_loses_its_comment_class_a_comment_section_
     )
     assert unmark_wrapping_comments(unmark_stub_frames(beside)[1]) == 0
     assert beside.xpath("//div[@class='comments-area']")
+
+
+def test_the_cheap_first_frame_finds_what_trafilaturas_first_frame_xpath_finds() -> None:
+    from trafilatura.xpaths import BODY_XPATH
+
+    from pipelines.cleaning import _first_frame
+    from pipelines.metadata import parse_html
+
+    pages = sorted(Path(__file__).parent.joinpath("fixtures").rglob("*.html*"))
+    assert len(pages) > 50
+    extra = (
+        "<html><body><div class='entry'>e</div><section id='articleContent'>a</section>"
+        "<div class='x post-body y'>b</div></body></html>",
+        "<html><body><main itemprop='articleBody'>m</main></body></html>",
+        "<html><body><div class='nothing'>n</div><p class='post-body'>p</p></body></html>",
+    )
+    for source in [*(p.read_bytes().decode("utf-8", "replace") for p in pages), *extra]:
+        if source.startswith("\x1f"):
+            continue
+        tree = parse_html(source)
+        found = BODY_XPATH[0](tree)
+        assert _first_frame(tree) is (found[0] if found else None)
